@@ -1,0 +1,276 @@
+"""phonegate: settings from the environment, ``create_app(settings)``, and the commands.
+
+uv run main.py                 serve (migrating the database first outside production)
+uv run main.py migrate         apply migrations (the production step)
+uv run main.py outbox          recent messages; ``outbox --retry`` re-queues abandoned ones
+uv run main.py export-schema   print the GraphQL SDL (schema.graphql)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import gc
+import logging
+import os
+import sys
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.routing import Mount, Route
+from strawberry.asgi import GraphQL
+from tortoise import Tortoise
+from tortoise.contrib.starlette import RegisterTortoise
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
+from models import tortoise_config
+from notifier.outbox import OutboxWorker, RetryPolicy
+from notifier.senders import ConsoleSender, Sender
+from resolvers import settings as config
+from resolvers.deps import Client, Deps, build_deps
+from resolvers.settings import Settings, SettingsError
+from schema.context import Context
+from schema.graphql import build_schema
+from schema.http import BodyLimit, health_routes, metrics_route, twilio_status_route
+
+log = logging.getLogger("phonegate")
+MAX_BODY_BYTES = 1024 * 1024
+MAINTENANCE_SECONDS = 600
+
+
+class GraphQLApp(GraphQL[Context, None]):
+    """Strawberry over Starlette with our typed context; no mutations over GET."""
+
+    def __init__(self, deps: Deps, *, production: bool) -> None:
+        super().__init__(
+            build_schema(production=production),
+            graphql_ide=None if production else "graphiql",
+            allow_queries_via_get=not production,
+            multipart_uploads_enabled=False,
+        )
+        self.deps = deps
+
+    async def get_context(self, request: Any, response: Any) -> Context:
+        client = request.client.host if request.client else "unknown"
+        return Context(deps=self.deps, request=request, client=Client(client))
+
+
+def make_sender(settings: Settings) -> Sender:
+    if settings.sms_backend == "twilio":
+        from notifier.twilio import TwilioSender  # only this sender imports twilio
+
+        return TwilioSender(
+            account_sid=settings.twilio_account_sid,
+            auth_token=settings.twilio_auth_token,
+            from_number=settings.twilio_from_number,
+            messaging_service_sid=settings.twilio_messaging_service_sid,
+            base_url=settings.twilio_api_base_url,
+            timeout_seconds=settings.twilio_timeout_seconds,
+        )
+    return ConsoleSender()
+
+
+def status_callback_url(settings: Settings) -> str | None:
+    base = settings.public_base_url.rstrip("/")
+    return f"{base}/twilio/status" if base else None
+
+
+def create_app(settings: Settings, *, sender: Sender | None = None) -> Starlette:
+    deps = build_deps(settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with RegisterTortoise(app, config=tortoise_config(settings.database_url)):
+            # Made here: the Twilio client's HTTP session needs the running loop.
+            active_sender = sender or make_sender(settings)
+            worker = OutboxWorker(
+                active_sender,
+                retry=RetryPolicy(
+                    max_attempts=settings.outbox_max_attempts,
+                    max_seconds=settings.outbox_retry_max_seconds,
+                    lease_seconds=settings.outbox_lease_seconds,
+                ),
+                status_callback=status_callback_url(settings),
+            )
+            deps.wake_outbox = worker.wake
+            app.state.worker = worker
+            worker.start()
+            maintenance = asyncio.create_task(_maintain(deps))
+            gc.freeze()  # start-up objects leave the collector's scans: shorter pauses
+            try:
+                yield
+            finally:
+                maintenance.cancel()
+                await worker.stop()
+                await active_sender.close()
+                deps.passwords.close()
+
+    app = Starlette(
+        routes=[
+            *health_routes(deps),
+            metrics_route(settings),
+            twilio_status_route(settings),
+            Route(
+                "/graphql",
+                GraphQLApp(deps, production=settings.production),
+                methods=["GET", "POST"],
+            ),
+            *_static_routes(settings),
+        ],
+        middleware=_middleware(settings),
+        lifespan=lifespan,
+    )
+    app.state.deps = deps
+    return app
+
+
+def _middleware(settings: Settings) -> list[Middleware]:
+    stack = [
+        Middleware(BodyLimit, max_bytes=MAX_BODY_BYTES),
+        Middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies or "127.0.0.1"),
+    ]
+    if settings.cors_origin_list:
+        stack.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=settings.cors_origin_list,
+                allow_methods=["GET", "POST"],
+                allow_headers=["Authorization", "Content-Type"],
+                max_age=600,
+            )
+        )
+    return stack
+
+
+def _static_routes(settings: Settings) -> list[Mount]:
+    """The reference SPA at / in development (clients/spa), if present."""
+    from pathlib import Path
+
+    from starlette.staticfiles import StaticFiles
+
+    folder = Path(__file__).parent / "clients" / "spa"
+    if settings.production or not folder.is_dir():
+        return []
+    return [Mount("/", StaticFiles(directory=folder, html=True), name="spa")]
+
+
+async def _maintain(deps: Deps) -> None:
+    from resolvers.signup import purge_stale
+
+    while True:
+        try:
+            await purge_stale(deps)
+        except Exception:
+            log.exception("maintenance pass failed")
+        await asyncio.sleep(MAINTENANCE_SECONDS)
+
+
+# --- commands -------------------------------------------------------------------------
+
+
+async def migrate(settings: Settings) -> None:
+    from tortoise.migrations.api import migrate as run_migrations
+
+    try:
+        await run_migrations(config=tortoise_config(settings.database_url))
+    finally:
+        await Tortoise.close_connections()
+
+
+def app_factory() -> Starlette:
+    """For uvicorn workers: settings from the environment (the CLI exported its flags)."""
+    _configure_logging(config.load())
+    return create_app(config.load())
+
+
+def _configure_logging(settings: Settings) -> None:
+    as_json = (settings.log_format or ("json" if settings.production else "text")) == "json"
+    handler = logging.StreamHandler()
+    if as_json:
+        from schema.http import JsonFormatter
+
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO)
+
+
+def parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, dict[str, str]]:
+    parser = argparse.ArgumentParser(
+        prog="main.py",
+        description="phonegate: GraphQL API for phone-number accounts. Every option can also "
+        "be set by the environment variable shown.",
+    )
+    parser.add_argument(
+        "command",
+        nargs="?",
+        default="serve",
+        choices=["serve", "migrate", "outbox", "export-schema"],
+        help="what to do (default: serve)",
+    )
+    parser.add_argument("--retry", action="store_true", help="outbox: re-queue abandoned messages")
+    parser.add_argument("--limit", type=int, default=50, help="outbox: how many messages to list")
+    for name, opt in config.options():
+        default = f" (default: {opt.default!r})" if opt.default not in ("", None) else ""
+        parser.add_argument(
+            f"--{name.replace('_', '-')}",
+            dest=name,
+            metavar=opt.env,
+            help=f"{opt.help} [env {opt.env}]{default}",
+        )
+    args = parser.parse_args(argv)
+    overrides = {
+        opt.env: getattr(args, name)
+        for name, opt in config.options()
+        if getattr(args, name) is not None
+    }
+    return args, overrides
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args, overrides = parse_args(sys.argv[1:] if argv is None else argv)
+    os.environ.update(overrides)  # workers read the same settings from the environment
+    try:
+        settings = config.load()
+    except (SettingsError, ValueError) as e:
+        print(f"phonegate: configuration error: {e}", file=sys.stderr)
+        return 2
+    _configure_logging(settings)
+    if args.command == "export-schema":
+        from schema.graphql import export
+
+        sys.stdout.write(export())
+        return 0
+    if args.command == "migrate":
+        asyncio.run(migrate(settings))
+        print("migrations applied")
+        return 0
+    if args.command == "outbox":
+        from notifier.admin import run_outbox_command
+
+        return asyncio.run(run_outbox_command(settings, retry=args.retry, limit=args.limit))
+    if not settings.production:
+        asyncio.run(migrate(settings))
+    uvicorn.run(
+        "main:app_factory",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.web_concurrency,
+        proxy_headers=False,  # applied by the app itself, with FORWARDED_ALLOW_IPS
+        log_level="info",
+        access_log=False,
+        timeout_graceful_shutdown=20,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,46 @@
+"""Messages to send, written in the same transaction as the change that causes them.
+
+States: queued -> sending -> sent -> delivered | undelivered | failed, or -> abandoned,
+or suppressed (test numbers). The body is kept only until the message is final.
+"""
+
+from tortoise import fields
+from tortoise.models import Model
+
+
+class OutboxMessage(Model):
+    id = fields.BigIntField(primary_key=True)
+    action = fields.CharField(max_length=32)
+    phone = fields.CharField(max_length=16)
+    body = fields.TextField(null=True)
+    state = fields.CharField(max_length=16, default="queued")
+    attempts = fields.IntField(default=0)
+    next_attempt_at = fields.DatetimeField()
+    lease_until = fields.DatetimeField(null=True)
+    claim_token = fields.CharField(max_length=32, null=True)
+    # A code message past this moment is not sent late.
+    send_before = fields.DatetimeField(null=True)
+    provider_sid = fields.CharField(max_length=64, null=True, unique=True)
+    last_error_code = fields.IntField(null=True)
+    last_error = fields.CharField(max_length=255, null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    sent_at = fields.DatetimeField(null=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "outbox_messages"
+        indexes = (("state", "next_attempt_at"),)
+
+
+class MessageAttempt(Model):
+    id = fields.BigIntField(primary_key=True)
+    message: fields.ForeignKeyRelation[OutboxMessage] = fields.ForeignKeyField(
+        "phonegate.OutboxMessage", related_name="attempt_log", on_delete=fields.CASCADE
+    )
+    at = fields.DatetimeField(auto_now_add=True)
+    outcome = fields.CharField(max_length=16)
+    error_code = fields.IntField(null=True)
+    detail = fields.CharField(max_length=255, null=True)
+
+    class Meta:
+        table = "message_attempts"

@@ -1,0 +1,22 @@
+"""The action types of every message the server sends (API.md)."""
+
+from enum import StrEnum
+
+
+class Action(StrEnum):
+    VERIFY_SIGNUP = "verify_signup"
+    SIGNUP_VERIFIED = "signup_verified"
+    SIGNUP_EXISTING = "signup_existing"
+    LOGIN_CODE = "login_code"
+    RESET_PASSWORD = "reset_password"
+    PASSWORD_RESET = "password_reset"
+    PASSWORD_CHANGED = "password_changed"
+    IDENTITY_CHANGE = "identity_change"
+    IDENTITY_CHANGED = "identity_changed"
+    TWO_FACTOR_CHANGED = "two_factor_changed"
+    ACCOUNT_DELETED = "account_deleted"
+
+
+CODE_ACTIONS = frozenset(
+    {Action.VERIFY_SIGNUP, Action.LOGIN_CODE, Action.RESET_PASSWORD, Action.IDENTITY_CHANGE}
+)

@@ -1,0 +1,229 @@
+"""One-time codes: issue, resend cooldown, and single-use consumption.
+
+A code is stored only as HMAC-SHA256(key, purpose|user|phone|code), so it is bound to its
+purpose, user and phone. Every state change is one guarded UPDATE whose row count decides:
+- a wrong guess: ``attempts = attempts + 1 WHERE used_at IS NULL AND attempts < max``,
+  counted before the answer is returned (aliases and parallel requests each count);
+- the right code: ``used_at = now WHERE used_at IS NULL AND attempts < max AND hash = h``,
+  so of 20 parallel uses exactly one wins;
+- a (re)send: only while the row still holds the send count and time we read, so of 30
+  parallel resends one goes out.
+The wrong-guess count survives a resend; it starts again only after the code was used or
+died of wrong guesses (each new lineage then costs an SMS to the real phone, which the
+per-phone SMS limits bound).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import math
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TypeVar
+
+from tortoise.exceptions import IntegrityError
+from tortoise.expressions import F
+from tortoise.transactions import in_transaction
+
+from models import VerificationCode
+from resolvers.clock import now
+from resolvers.errors import CodeExpired, CodeInvalid, CodeLocked, InputRejected, RateLimitExceeded
+
+T = TypeVar("T")
+
+SIGNUP = "signup"
+RESET = "reset"
+LOGIN = "login"
+IDENTITY = "identity"
+
+
+@dataclass(frozen=True)
+class CodePolicy:
+    key: bytes
+    length: int
+    ttl_seconds: int
+    max_attempts: int
+    cooldown_seconds: int
+    cooldown_max_seconds: int
+    fixed_codes: dict[str, str]
+
+
+@dataclass(frozen=True)
+class IssuedCode:
+    code: str
+    expires_at: datetime
+    challenge: str | None
+    row: VerificationCode
+
+
+def generate_code(length: int) -> str:
+    """Uniform over all ``length``-digit strings, leading zeros included."""
+    return f"{secrets.randbelow(10**length):0{length}d}"
+
+
+def code_hash(policy: CodePolicy, purpose: str, user_id: int | None, phone: str, code: str) -> str:
+    message = f"{purpose}|{user_id or ''}|{phone}|{code}".encode()
+    return hmac.new(policy.key, message, hashlib.sha256).hexdigest()
+
+
+def challenge_hash(policy: CodePolicy, challenge: str) -> str:
+    return hmac.new(policy.key, f"challenge|{challenge}".encode(), hashlib.sha256).hexdigest()
+
+
+def check_format(policy: CodePolicy, code: str) -> str:
+    code = code.strip()
+    if len(code) != policy.length or not code.isascii() or not code.isdigit():
+        raise InputRejected("code", f"A code is {policy.length} digits.")
+    return code
+
+
+async def _row(purpose: str, subject: str, phone: str, policy: CodePolicy) -> VerificationCode:
+    """The row of (purpose, subject), created with an unguessable hash if there is none."""
+    row = await VerificationCode.get_or_none(purpose=purpose, subject=subject)
+    if row is not None:
+        return row
+    try:
+        return await VerificationCode.create(
+            purpose=purpose,
+            subject=subject,
+            phone=phone,
+            code_hash=secrets.token_hex(32),
+            expires_at=now() + timedelta(seconds=policy.ttl_seconds),
+        )
+    except IntegrityError:
+        return await VerificationCode.get(purpose=purpose, subject=subject)
+
+
+def cooldown_left(row: VerificationCode, policy: CodePolicy, at: datetime) -> int:
+    """Seconds until another code may go out: the cooldown doubles with each resend."""
+    if row.sent_at is None:
+        return 0
+    elapsed = (at - row.sent_at).total_seconds()
+    if elapsed >= policy.cooldown_max_seconds:
+        return 0
+    gap = min(
+        policy.cooldown_seconds * 2 ** max(int(row.send_count) - 1, 0), policy.cooldown_max_seconds
+    )
+    wait: int = math.ceil(gap - elapsed)
+    return max(0, wait)
+
+
+async def issue(
+    policy: CodePolicy,
+    *,
+    purpose: str,
+    subject: str,
+    phone: str,
+    user_id: int | None,
+    payload: str | None = None,
+    with_challenge: bool = False,
+) -> IssuedCode:
+    """A new code for (purpose, subject), replacing the old one; RateLimitExceeded in cooldown.
+
+    Runs for unknown phones too (user_id None): the caller then sends nothing, but the
+    cooldown and the answers stay the same as for a real account.
+    """
+    row = await _row(purpose, subject, phone, policy)
+    at = now()
+    wait = cooldown_left(row, policy, at)
+    if wait:
+        raise RateLimitExceeded(wait, "Wait before asking for another code.")
+    fresh_lineage = row.used_at is not None or row.attempts >= policy.max_attempts
+    in_streak = row.sent_at is not None and (
+        (at - row.sent_at).total_seconds() < policy.cooldown_max_seconds
+    )
+    streak = row.send_count if in_streak else 0
+    code = policy.fixed_codes.get(phone) or generate_code(policy.length)
+    challenge = secrets.token_urlsafe(32) if with_challenge else None
+    expires_at = at + timedelta(seconds=policy.ttl_seconds)
+    updated = await VerificationCode.filter(
+        id=row.id, send_count=row.send_count, sent_at=row.sent_at
+    ).update(
+        phone=phone,
+        user_id=user_id,
+        code_hash=code_hash(policy, purpose, user_id, phone, code),
+        challenge_hash=challenge_hash(policy, challenge) if challenge else None,
+        payload=payload,
+        attempts=0 if fresh_lineage else row.attempts,
+        expires_at=expires_at,
+        sent_at=at,
+        send_count=streak + 1,
+        used_at=None,
+    )
+    if updated != 1:  # another request issued a code in between: that one counts
+        raise RateLimitExceeded(policy.cooldown_seconds, "Wait before asking for another code.")
+    await row.refresh_from_db()
+    return IssuedCode(code=code, expires_at=expires_at, challenge=challenge, row=row)
+
+
+async def consume(
+    policy: CodePolicy,
+    *,
+    purpose: str,
+    subject: str,
+    phone: str,
+    code: str,
+    apply: Callable[[VerificationCode], Awaitable[T]],
+) -> T:
+    """Use the code of (purpose, subject) and ``apply`` the change it allows, atomically.
+
+    Raises CodeInvalid / CodeExpired / CodeLocked; a wrong guess is counted (and committed)
+    before that. ``apply`` runs in the transaction that marks the code used, so if it
+    raises, the code stays unused and nothing changes.
+    """
+    row = await _row(purpose, subject, phone, policy)
+    return await consume_row(policy, row, code, apply)
+
+
+async def consume_challenge(
+    policy: CodePolicy, challenge: str, code: str, apply: Callable[[VerificationCode], Awaitable[T]]
+) -> T | None:
+    """Like consume, for the row a two-factor challenge names (None: no such challenge)."""
+    if not challenge or len(challenge) > 128:
+        return None
+    row = await VerificationCode.get_or_none(
+        purpose=LOGIN, challenge_hash=challenge_hash(policy, challenge)
+    )
+    return None if row is None else await consume_row(policy, row, code, apply)
+
+
+async def consume_row(
+    policy: CodePolicy,
+    row: VerificationCode,
+    code: str,
+    apply: Callable[[VerificationCode], Awaitable[T]],
+) -> T:
+    if row.attempts >= policy.max_attempts:
+        raise CodeLocked()
+    if row.used_at is not None:
+        raise CodeInvalid()
+    at = now()
+    if row.expires_at <= at:
+        raise CodeExpired()
+    expected = code_hash(policy, row.purpose, row.user_id, row.phone, code)
+    live = VerificationCode.filter(
+        id=row.id, used_at=None, attempts__lt=policy.max_attempts, code_hash=row.code_hash
+    )
+    if hmac.compare_digest(expected, row.code_hash):
+        async with in_transaction():
+            if await live.filter(expires_at__gt=at).update(used_at=at) != 1:
+                raise CodeInvalid()  # used or locked by a parallel request
+            row.used_at = at
+            return await apply(row)
+    counted = await live.update(attempts=F("attempts") + 1)
+    if counted == 0:
+        fresh = await VerificationCode.get(id=row.id)
+        raise CodeLocked() if fresh.attempts >= policy.max_attempts else CodeInvalid()
+    if row.attempts + 1 >= policy.max_attempts:
+        raise CodeLocked()
+    raise CodeInvalid()
+
+
+async def forget(purpose: str, subject: str) -> None:
+    """End any live code of (purpose, subject), e.g. after the flow completed another way."""
+    await VerificationCode.filter(purpose=purpose, subject=subject, used_at=None).update(
+        used_at=now()
+    )

@@ -1,0 +1,55 @@
+"""Phone numbers: any common spelling in, E.164 out, or InputRejected on "phone"."""
+
+from __future__ import annotations
+
+import re
+
+import phonenumbers
+from phonenumbers import PhoneNumberType as T
+
+from resolvers.errors import InputRejected
+
+MAX_RAW_LENGTH = 40
+# Twilio's magic test numbers (+1 500 555 xxxx) are valid phones by contract.
+TWILIO_MAGIC = re.compile(r"^\+1500555\d{4}$")
+SMS_CAPABLE = frozenset({T.MOBILE, T.FIXED_LINE_OR_MOBILE})
+REFUSED_TYPES_TEXT = "premium-rate, shared-cost, toll-free, VoIP, pager or landline"
+
+
+def normalize_phone(
+    raw: str, *, allowed_countries: frozenset[str] = frozenset(), default_region: str = "US"
+) -> str:
+    """E.164 of a number that can receive SMS, or InputRejected(field="phone")."""
+    if not raw or len(raw) > MAX_RAW_LENGTH:
+        raise InputRejected("phone", "Enter a mobile phone number, e.g. +14155550123.")
+    try:
+        number = phonenumbers.parse(raw, default_region)
+    except phonenumbers.NumberParseException:
+        raise InputRejected("phone", "That is not a phone number.") from None
+    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    if TWILIO_MAGIC.match(e164):
+        return e164
+    if not phonenumbers.is_valid_number(number):
+        raise InputRejected("phone", "That is not a valid phone number.")
+    if phonenumbers.number_type(number) not in SMS_CAPABLE:
+        raise InputRejected("phone", f"That number cannot receive SMS ({REFUSED_TYPES_TEXT}).")
+    region = phonenumbers.region_code_for_number(number)
+    if allowed_countries and region not in allowed_countries:
+        raise InputRejected("phone", "SMS cannot be sent to that country.")
+    return e164
+
+
+def mask_phone(e164: str) -> str:
+    """ "+14155550123" -> "+1******0123": country code and last four digits."""
+    try:
+        cc = str(phonenumbers.parse(e164).country_code)
+    except phonenumbers.NumberParseException:
+        cc = ""
+    digits = e164.lstrip("+")
+    hidden = max(len(digits) - len(cc) - 4, 0)
+    return f"+{cc}{'*' * hidden}{digits[len(cc) + hidden :]}"
+
+
+def phone_prefix(e164: str, keep_last: int = 3) -> str:
+    """The block a number belongs to, for holding back bursts to neighbouring numbers."""
+    return e164[:-keep_last]

@@ -1,0 +1,1 @@
+"""The GraphQL shape only: types, inputs, result unions, Query/Mutation, context, limits."""

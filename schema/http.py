@@ -1,0 +1,133 @@
+"""HTTP around the GraphQL endpoint: body limit, health, metrics, Twilio status callbacks,
+and the JSON log format."""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+from typing import Any
+
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from tortoise import connections
+
+from resolvers.deps import Deps
+from resolvers.settings import Settings
+
+log = logging.getLogger("phonegate.http")
+
+
+class BodyLimit:
+    """Refuses request bodies over ``max_bytes`` with 413, before anything reads them."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
+            await _too_large(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        size = 0
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_bytes:
+                await _too_large(scope, receive, send)
+                return
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
+
+
+async def _too_large(scope: Scope, receive: Receive, send: Send) -> None:
+    response = PlainTextResponse("Request body too large", status_code=413)
+    await response(scope, receive, send)
+
+
+def health_routes(deps: Deps) -> list[Route]:
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(request: Request) -> Response:
+        checks: dict[str, str] = {}
+        try:
+            await connections.get("default").execute_query("SELECT 1")
+            checks["database"] = "ok"
+        except Exception as e:  # any failure means not ready
+            checks["database"] = f"unreachable ({type(e).__name__})"
+        if not deps.settings.rate_limit_storage.startswith("memory"):
+            try:
+                ok = await deps.limits.ping()
+                checks["redis"] = "ok" if ok else "unreachable"
+            except Exception as e:
+                checks["redis"] = f"unreachable ({type(e).__name__})"
+        ready = all(v == "ok" for v in checks.values())
+        return JSONResponse(
+            {"status": "ready" if ready else "not ready", **checks},
+            status_code=200 if ready else 503,
+        )
+
+    return [Route("/healthz", healthz), Route("/readyz", readyz)]
+
+
+def metrics_route(settings: Settings) -> Route:
+    async def metrics(request: Request) -> Response:
+        if settings.metrics_token:
+            given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+            if not hmac.compare_digest(given.encode(), settings.metrics_token.encode()):
+                return PlainTextResponse("forbidden", status_code=403)
+        elif settings.production:
+            return PlainTextResponse("set METRICS_TOKEN to read metrics", status_code=403)
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return Route("/metrics", metrics)
+
+
+def twilio_status_route(settings: Settings) -> Route:
+    async def status(request: Request) -> Response:
+        from notifier.callbacks import handle_status
+
+        form = await request.form()
+        params = {k: str(v) for k, v in form.items()}
+        ok = await handle_status(settings, params, request.headers.get("x-twilio-signature", ""))
+        return PlainTextResponse("", status_code=204 if ok else 403)
+
+    return Route("/twilio/status", status, methods=["POST"])
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": self.formatTime(record),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        entry.update(getattr(record, "fields", {}))
+        if record.exc_info:
+            entry["exc"] = self.formatException(record.exc_info)
+        return json.dumps(entry)

@@ -1,0 +1,69 @@
+"""Input types of the contract."""
+
+import strawberry
+
+
+@strawberry.input(description="A new account: a code is sent to the phone to verify it.")
+class SignupInput:
+    phone: str = strawberry.field(description="Mobile number in any common format.")
+    password: str = strawberry.field(
+        description="8 to 256 characters, any Unicode; not common, not built from the phone."
+    )
+    username: str | None = strawberry.field(
+        default=None, description="Optional: 3-32 letters, digits, '.', '_' or '-'."
+    )
+
+
+@strawberry.input(description="The code sent by `signup` or `resendVerification`.")
+class VerifyPhoneInput:
+    phone: str = strawberry.field(description="The phone the code was sent to.")
+    code: str = strawberry.field(description="The digits from the SMS.")
+
+
+@strawberry.input(description="Credentials for `login`.")
+class LoginInput:
+    identifier: str = strawberry.field(description="Phone (any common format) or username.")
+    password: str = strawberry.field(description="The account's password.")
+
+
+@strawberry.input(description="Completes a login that answered `SecondFactorRequired`.")
+class VerifyLoginInput:
+    challenge: str = strawberry.field(description="`SecondFactorRequired.challenge`.")
+    code: str = strawberry.field(description="The digits from the `login_code` SMS.")
+
+
+@strawberry.input(description="Turns two-factor login on or off.")
+class SetTwoFactorInput:
+    current_password: str = strawberry.field(description="The account's password.")
+    enabled: bool = strawberry.field(description="True: login also needs an SMS code.")
+
+
+@strawberry.input(description="Completes a password reset started by `requestReset`.")
+class ResetPasswordInput:
+    phone: str = strawberry.field(description="The phone the reset code was sent to.")
+    code: str = strawberry.field(description="The digits from the `reset_password` SMS.")
+    new_password: str = strawberry.field(description="The new password (same rules as signup).")
+
+
+@strawberry.input(description="Changes the password of the logged-in account.")
+class ChangePasswordInput:
+    current_password: str = strawberry.field(description="The password in use now.")
+    new_password: str = strawberry.field(description="The new password (same rules as signup).")
+
+
+@strawberry.input(
+    description="Asks to change the phone and/or username; give at least one of them."
+)
+class ChangeIdentityInput:
+    current_password: str = strawberry.field(description="The password in use now.")
+    phone: str | None = strawberry.field(
+        default=None, description="New phone: the confirmation code is sent there."
+    )
+    username: str | None = strawberry.field(
+        default=None, description="New username: the code is sent to the current phone."
+    )
+
+
+@strawberry.input(description="Deletes the logged-in account.")
+class DeleteAccountInput:
+    current_password: str = strawberry.field(description="The password in use now.")

@@ -1,0 +1,288 @@
+"""Query and Mutation: parse, call a flow in resolvers/, map its result or error."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import strawberry
+
+from resolvers import account, identity, reset, sessions, signup
+from resolvers.errors import AuthRequired, DomainError, RateLimitExceeded
+from schema import inputs as i
+from schema import results as r
+from schema.context import Info
+from schema.errors import to_result
+from schema.types import (
+    AccountDeleted,
+    IdentityChanged,
+    IdentityChangePending,
+    InvalidCredentials,
+    LoggedOut,
+    NotAuthenticated,
+    PasswordChanged,
+    PasswordReset,
+    ResetCodeSent,
+    SecondFactorRequired,
+    Session,
+    TwoFactorUpdated,
+    User,
+    VerificationSent,
+)
+
+NOT_AUTHENTICATED = NotAuthenticated(message=AuthRequired.message)
+
+
+@strawberry.type(description="Read the account of the caller; check usernames.")
+class Query:
+    @strawberry.field(description="The caller's account, or null without a valid access token.")
+    async def me(self, info: Info) -> User | None:
+        caller = await info.context.caller()
+        return User.of(caller.user) if caller else None
+
+    @strawberry.field(
+        description="Whether a username is free to take (false for invalid usernames)."
+    )
+    async def username_available(
+        self,
+        info: Info,
+        username: Annotated[str, strawberry.argument(description="The username to check.")],
+    ) -> bool:
+        return await signup.username_available(info.context.deps, username)
+
+
+@strawberry.type(description="Every account flow. Expected failures are union members.")
+class Mutation:
+    @strawberry.mutation(
+        description="Start an account: sends a `verify_signup` code to the phone. Answers "
+        "VerificationSent for new, unverified and registered phones alike."
+    )
+    async def signup(
+        self,
+        info: Info,
+        input: Annotated[i.SignupInput, strawberry.argument(description="The new account.")],
+    ) -> r.SignupResult:
+        ctx = info.context
+        try:
+            sent = await signup.start(
+                ctx.deps, ctx.client, input.phone, input.password, input.username
+            )
+        except DomainError as e:
+            return to_result(e)
+        return VerificationSent(phone=sent.phone, expires_at=sent.expires_at)
+
+    @strawberry.mutation(description="Send a new signup code (after the resend wait).")
+    async def resend_verification(
+        self, info: Info, phone: Annotated[str, strawberry.argument(description="The phone.")]
+    ) -> r.ResendVerificationResult:
+        ctx = info.context
+        try:
+            sent = await signup.resend(ctx.deps, ctx.client, phone)
+        except DomainError as e:
+            return to_result(e)
+        return VerificationSent(phone=sent.phone, expires_at=sent.expires_at)
+
+    @strawberry.mutation(description="Prove the phone with its code; answers a Session.")
+    async def verify_phone(
+        self,
+        info: Info,
+        input: Annotated[i.VerifyPhoneInput, strawberry.argument(description="Phone and code.")],
+    ) -> r.VerifyPhoneResult:
+        ctx = info.context
+        try:
+            issued = await signup.verify(ctx.deps, ctx.client, input.phone, input.code)
+        except DomainError as e:
+            return to_result(e)
+        return Session.of(issued)
+
+    @strawberry.mutation(
+        description="Log in with phone or username and password. With two-factor login on, "
+        "answers SecondFactorRequired and sends a `login_code` SMS."
+    )
+    async def login(
+        self,
+        info: Info,
+        input: Annotated[i.LoginInput, strawberry.argument(description="Credentials.")],
+    ) -> r.LoginResult:
+        ctx = info.context
+        try:
+            outcome = await sessions.login(ctx.deps, ctx.client, input.identifier, input.password)
+        except DomainError as e:
+            return to_result(e)
+        if isinstance(outcome, sessions.SecondFactor):
+            return SecondFactorRequired(
+                challenge=outcome.challenge, sent_to=outcome.sent_to, expires_at=outcome.expires_at
+            )
+        return Session.of(outcome)
+
+    @strawberry.mutation(description="Complete a two-factor login with the SMS code.")
+    async def verify_login(
+        self,
+        info: Info,
+        input: Annotated[
+            i.VerifyLoginInput, strawberry.argument(description="Challenge and code.")
+        ],
+    ) -> r.VerifyLoginResult:
+        ctx = info.context
+        try:
+            issued = await sessions.verify_login(ctx.deps, ctx.client, input.challenge, input.code)
+        except DomainError as e:
+            return to_result(e)
+        return Session.of(issued)
+
+    @strawberry.mutation(description="Turn two-factor login on or off (sends a notice).")
+    async def set_two_factor(
+        self,
+        info: Info,
+        input: Annotated[
+            i.SetTwoFactorInput, strawberry.argument(description="Password and switch.")
+        ],
+    ) -> r.SetTwoFactorResult:
+        ctx = info.context
+        caller = await ctx.caller()
+        if caller is None:
+            return NOT_AUTHENTICATED
+        try:
+            user = await account.set_two_factor(
+                ctx.deps, caller, input.current_password, input.enabled
+            )
+        except DomainError as e:
+            return to_result(e)
+        return TwoFactorUpdated(user=User.of(user))
+
+    @strawberry.mutation(description="Trade a refresh token for a new Session (single use).")
+    async def refresh_session(
+        self,
+        info: Info,
+        refresh_token: Annotated[str, strawberry.argument(description="`Session.refreshToken`.")],
+    ) -> r.RefreshSessionResult:
+        try:
+            issued = await sessions.refresh(info.context.deps, refresh_token)
+        except DomainError as e:
+            return to_result(e)
+        return Session.of(issued)
+
+    @strawberry.mutation(description="End this session, or every session with `everywhere`.")
+    async def logout(
+        self,
+        info: Info,
+        refresh_token: Annotated[
+            str | None, strawberry.argument(description="Also end this refresh token's session.")
+        ] = None,
+        everywhere: Annotated[
+            bool, strawberry.argument(description="End every session of the account.")
+        ] = False,
+    ) -> r.LogoutResult:
+        ctx = info.context
+        try:
+            await sessions.logout(ctx.deps, await ctx.caller(), refresh_token, everywhere)
+        except DomainError as e:
+            return to_result(e)
+        return LoggedOut(message="Logged out everywhere." if everywhere else "Logged out.")
+
+    @strawberry.mutation(
+        description="Send a `reset_password` code if the phone has an account (same answer "
+        "either way)."
+    )
+    async def request_reset(
+        self, info: Info, phone: Annotated[str, strawberry.argument(description="The phone.")]
+    ) -> r.RequestResetResult:
+        ctx = info.context
+        try:
+            sent = await reset.request(ctx.deps, ctx.client, phone)
+        except DomainError as e:
+            return to_result(e)
+        return ResetCodeSent(phone=sent.phone, expires_at=sent.expires_at)
+
+    @strawberry.mutation(
+        description="Set a new password with the reset code; ends every session, logs nobody in."
+    )
+    async def reset_password(
+        self,
+        info: Info,
+        input: Annotated[
+            i.ResetPasswordInput, strawberry.argument(description="Phone, code, new password.")
+        ],
+    ) -> r.ResetPasswordResult:
+        ctx = info.context
+        try:
+            await reset.complete(ctx.deps, ctx.client, input.phone, input.code, input.new_password)
+        except DomainError as e:
+            return to_result(e)
+        return PasswordReset(message="Password reset. Log in with the new password.")
+
+    @strawberry.mutation(description="Change the password; other sessions end.")
+    async def change_password(
+        self,
+        info: Info,
+        input: Annotated[
+            i.ChangePasswordInput, strawberry.argument(description="Current and new password.")
+        ],
+    ) -> r.ChangePasswordResult:
+        ctx = info.context
+        caller = await ctx.caller()
+        if caller is None:
+            return NOT_AUTHENTICATED
+        try:
+            issued = await account.change_password(
+                ctx.deps, caller, input.current_password, input.new_password
+            )
+        except DomainError as e:
+            return to_result(e)
+        return PasswordChanged(session=Session.of(issued))
+
+    @strawberry.mutation(
+        description="Ask to change phone and/or username; a code goes to the new phone (or "
+        "the current one for a username change). Nothing changes before confirmation."
+    )
+    async def change_identity(
+        self,
+        info: Info,
+        input: Annotated[
+            i.ChangeIdentityInput, strawberry.argument(description="Password and new values.")
+        ],
+    ) -> r.ChangeIdentityResult:
+        ctx = info.context
+        caller = await ctx.caller()
+        if caller is None:
+            return NOT_AUTHENTICATED
+        try:
+            pending = await identity.request(
+                ctx.deps, ctx.client, caller, input.current_password, input.phone, input.username
+            )
+        except DomainError as e:
+            return to_result(e)
+        return IdentityChangePending(sent_to=pending.sent_to, expires_at=pending.expires_at)
+
+    @strawberry.mutation(description="Apply the pending identity change with its code.")
+    async def confirm_identity_change(
+        self, info: Info, code: Annotated[str, strawberry.argument(description="The SMS code.")]
+    ) -> r.ConfirmIdentityChangeResult:
+        ctx = info.context
+        caller = await ctx.caller()
+        if caller is None:
+            return NOT_AUTHENTICATED
+        try:
+            user = await identity.confirm(ctx.deps, ctx.client, caller, code)
+        except DomainError as e:
+            return to_result(e)
+        return IdentityChanged(user=User.of(user))
+
+    @strawberry.mutation(description="Delete the account and every session (sends a notice).")
+    async def delete_account(
+        self,
+        info: Info,
+        input: Annotated[
+            i.DeleteAccountInput, strawberry.argument(description="Current password.")
+        ],
+    ) -> r.DeleteAccountResult:
+        ctx = info.context
+        caller = await ctx.caller()
+        if caller is None:
+            return NOT_AUTHENTICATED
+        try:
+            await account.delete(ctx.deps, caller, input.current_password)
+        except RateLimitExceeded as e:  # the contract's union has no RateLimited here
+            return InvalidCredentials(message=f"Too many attempts: retry in {e.retry_after} s.")
+        except DomainError as e:
+            return to_result(e)
+        return AccountDeleted(message="Account deleted.")

@@ -1,0 +1,217 @@
+"""Object types and the error types of the contract (API.md), with their descriptions."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+
+from models import User as UserModel
+from resolvers.tokens import IssuedSession
+
+
+@strawberry.type(description="An account. Only its owner can read it (through `me`).")
+class User:
+    id: strawberry.ID = strawberry.field(description="Stable identifier of the account.")
+    phone: str = strawberry.field(description='Phone number in E.164, e.g. "+14155550123".')
+    username: str | None = strawberry.field(
+        description="Optional public name, unique regardless of case or width."
+    )
+    is_verified: bool = strawberry.field(
+        description="True once the phone was proven with a code; login needs it."
+    )
+    pending_phone: str | None = strawberry.field(
+        description="New phone awaiting `confirmIdentityChange`, if a change is pending."
+    )
+    two_factor_enabled: bool = strawberry.field(
+        description="When true, `login` also needs a code sent by SMS (`verifyLogin`)."
+    )
+    created_at: datetime = strawberry.field(description="When the account was created.")
+
+    @classmethod
+    def of(cls, user: UserModel) -> User:
+        return cls(
+            id=strawberry.ID(str(user.id)),
+            phone=user.phone,
+            username=user.username,
+            is_verified=user.is_verified,
+            pending_phone=user.pending_phone,
+            two_factor_enabled=user.two_factor_enabled,
+            created_at=user.created_at,
+        )
+
+
+@strawberry.type(description="A logged-in session: what a client keeps to call the API.")
+class Session:
+    access_token: str = strawberry.field(
+        description='JWT to send as "Authorization: Bearer <token>". Short-lived: refresh it '
+        "with `refreshSession` before `expiresAt`."
+    )
+    refresh_token: str = strawberry.field(
+        description="Opaque, single use: `refreshSession` returns a new one each time. Keep "
+        "it away from other scripts; using an old one ends the session."
+    )
+    expires_at: datetime = strawberry.field(description="When the access token expires.")
+    user: User = strawberry.field(description="The account this session belongs to.")
+
+    @classmethod
+    def of(cls, issued: IssuedSession) -> Session:
+        return cls(
+            access_token=issued.access_token,
+            refresh_token=issued.refresh_token,
+            expires_at=issued.expires_at,
+            user=User.of(issued.user),
+        )
+
+
+@strawberry.interface(description="Every expected failure of a mutation; show `message`.")
+class MutationError:
+    message: str = strawberry.field(description="What went wrong, in words a person can read.")
+
+
+@strawberry.type(description="An input was refused; nothing changed. Fix `field` and retry.")
+class InvalidInput(MutationError):
+    field: str = strawberry.field(
+        description='The input field at fault, e.g. "phone", "username", "code".'
+    )
+
+
+@strawberry.type(
+    description="The password is too short, too long, common, or built from the phone or "
+    "username. `message` says which; choose another."
+)
+class WeakPassword(MutationError):
+    pass
+
+
+@strawberry.type(description="The username belongs to another account; choose another.")
+class UsernameTaken(MutationError):
+    pass
+
+
+@strawberry.type(description="The phone belongs to another account; use another number.")
+class PhoneTaken(MutationError):
+    pass
+
+
+@strawberry.type(
+    description="The code is wrong (or was already used). Each wrong guess counts; ask "
+    "for a new code if unsure."
+)
+class InvalidCode(MutationError):
+    pass
+
+
+@strawberry.type(description="The code has expired: ask for a new one and use that.")
+class CodeExpired(MutationError):
+    pass
+
+
+@strawberry.type(
+    description="Too many wrong guesses: this code is dead. Ask for a new code (after the "
+    "resend wait)."
+)
+class TooManyAttempts(MutationError):
+    pass
+
+
+@strawberry.type(description="Too many requests: nothing was done. Wait, then retry.")
+class RateLimited(MutationError):
+    retry_after_seconds: int = strawberry.field(
+        description="Seconds to wait before retrying; retrying earlier is refused again."
+    )
+
+
+@strawberry.type(description="Wrong identifier or password (the same answer for both, by design).")
+class InvalidCredentials(MutationError):
+    pass
+
+
+@strawberry.type(
+    description="The password was right but the phone is not verified yet: call "
+    "`resendVerification`, then `verifyPhone`."
+)
+class PhoneNotVerified(MutationError):
+    pass
+
+
+@strawberry.type(
+    description="No valid access token: log in (or `refreshSession`) and send "
+    '"Authorization: Bearer <accessToken>".'
+)
+class NotAuthenticated(MutationError):
+    pass
+
+
+@strawberry.type(
+    description="The token or challenge is unknown, expired, used or revoked: log in again."
+)
+class InvalidToken(MutationError):
+    pass
+
+
+@strawberry.type(
+    description="A code was sent by SMS (if the phone can have one). Next: `verifyPhone` with it."
+)
+class VerificationSent:
+    phone: str = strawberry.field(description="The phone in E.164.")
+    expires_at: datetime = strawberry.field(description="When the code expires.")
+
+
+@strawberry.type(
+    description="The password was right; a code was sent by SMS. Next: `verifyLogin` with "
+    "`challenge` and the code."
+)
+class SecondFactorRequired:
+    challenge: str = strawberry.field(description="Pass to `verifyLogin` unchanged.")
+    sent_to: str = strawberry.field(description='The masked phone, e.g. "+1******0123".')
+    expires_at: datetime = strawberry.field(description="When the code and challenge expire.")
+
+
+@strawberry.type(description="Two-factor login was turned on or off.")
+class TwoFactorUpdated:
+    user: User = strawberry.field(description="The account as it is now.")
+
+
+@strawberry.type(
+    description="If the phone has an account, a reset code was sent by SMS. Next: "
+    "`resetPassword` with it."
+)
+class ResetCodeSent:
+    phone: str = strawberry.field(description="The phone in E.164.")
+    expires_at: datetime = strawberry.field(description="When the code expires.")
+
+
+@strawberry.type(description="The password was reset; every session ended. Next: `login`.")
+class PasswordReset:
+    message: str = strawberry.field(description="Confirmation for the person.")
+
+
+@strawberry.type(
+    description="The password was changed; every other session ended. Use the new session."
+)
+class PasswordChanged:
+    session: Session = strawberry.field(description="A fresh session replacing the old one.")
+
+
+@strawberry.type(
+    description="A code was sent to confirm the change. Next: `confirmIdentityChange`."
+)
+class IdentityChangePending:
+    sent_to: str = strawberry.field(description='The masked phone, e.g. "+1******0123".')
+    expires_at: datetime = strawberry.field(description="When the code expires.")
+
+
+@strawberry.type(description="The phone and/or username changed; other sessions ended.")
+class IdentityChanged:
+    user: User = strawberry.field(description="The account as it is now.")
+
+
+@strawberry.type(description="The session ended (or every session, with `everywhere`).")
+class LoggedOut:
+    message: str = strawberry.field(description="Confirmation for the person.")
+
+
+@strawberry.type(description="The account and every session are gone.")
+class AccountDeleted:
+    message: str = strawberry.field(description="Confirmation for the person.")
