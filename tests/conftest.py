@@ -111,11 +111,21 @@ def settings(make_settings: Callable[..., Settings]) -> Settings:
     return make_settings()
 
 
+def random_client() -> tuple[str, int]:
+    """A loopback address of its own per app, so limits kept in a shared Redis by parallel
+    runs never mix (and, not being a trusted proxy, its X-Forwarded-For is ignored)."""
+    return (
+        f"127.{secrets.randbelow(250) + 1}.{secrets.randbelow(256)}.{secrets.randbelow(256)}",
+        40000,
+    )
+
+
 @contextlib.asynccontextmanager
 async def running_app(
-    settings: Settings, *, sender: Any = None, client: tuple[str, int] = ("127.0.0.1", 40000)
+    settings: Settings, *, sender: Any = None, client: tuple[str, int] | None = None
 ) -> AsyncIterator[Api]:
     """The ASGI app with its lifespan (database, outbox worker) and an HTTP client."""
+    client = client or random_client()
     sms = sender if sender is not None else RecordingSender()
     app = create_app(settings, sender=sms)
     async with app.router.lifespan_context(app):
@@ -170,7 +180,6 @@ async def redis_url() -> str:
     client = aioredis.from_url(REDIS_URL)
     try:
         await asyncio.wait_for(client.ping(), 3)
-        await client.flushdb()
     except Exception as e:  # any failure to reach it
         service_missing("Redis", e)
     finally:
