@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from resolvers.deps import Client, Deps
+from resolvers.errors import RateLimitExceeded
 from resolvers.phones import phone_prefix
 
 
@@ -20,9 +23,20 @@ async def guess_budget(deps: Deps, client: Client, account_key: str) -> None:
     await deps.limits.test("failures_per_account", account_key)
 
 
-async def failed(deps: Deps, account_key: str) -> None:
-    """Count a wrong password or code against the account (never refuses by itself)."""
-    try:
-        await deps.limits.hit("failures_per_account", account_key)
-    except Exception:  # noqa: S110 - already at the limit: the next test() refuses
-        pass
+async def failed(deps: Deps, account_key: str, *, password: bool = False) -> None:
+    """Count a wrong code (or password) against the account; never refuses by itself."""
+    names = ["failures_per_account"] + (["password_failures_per_account"] if password else [])
+    for name in names:
+        with contextlib.suppress(RateLimitExceeded):  # already full: the next test() refuses
+            await deps.limits.hit(name, account_key)
+
+
+async def password_budget(deps: Deps, account_key: str) -> None:
+    """Refused while the account's failures are spent (growing waits for passwords)."""
+    await deps.limits.test("failures_per_account", account_key)
+    await deps.limits.test("password_failures_per_account", account_key)
+
+
+async def succeeded(deps: Deps, account_key: str) -> None:
+    await deps.limits.clear("failures_per_account", account_key)
+    await deps.limits.clear("password_failures_per_account", account_key)

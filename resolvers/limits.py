@@ -33,8 +33,11 @@ DEFAULTS: dict[str, str] = {
     # Code guesses and logins per client address (all attempts, counted before the work).
     "verify_per_client": "30/10 minutes;200/day",
     "login_per_client": "20/10 minutes;200/day",
-    # Failed password or code attempts per account, with growing waits; cleared on success.
-    "failures_per_account": "5/minute;20/hour;100/day",
+    # Failed code or password attempts per account across resends (NIST: <= 100 a day);
+    # past it only an SMS reset works. Cleared by a successful login or reset.
+    "failures_per_account": "100/day",
+    # Wrong passwords per account: growing waits against guessing from many addresses.
+    "password_failures_per_account": "5/minute;20/hour",
     # Authenticated operations that send SMS or check the password, per account.
     "account_ops": "10/10 minutes;50/day",
 }

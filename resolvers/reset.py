@@ -62,5 +62,5 @@ async def complete(
     await codes.consume(
         deps.codes, purpose=codes.RESET, subject=phone, phone=phone, code=code, apply=apply
     )
-    await deps.limits.clear("failures_per_account", phone)
+    await guards.succeeded(deps, phone)
     deps.wake_outbox()

@@ -71,7 +71,7 @@ async def check_password(deps: Deps, user: User | None, password: str, account_k
             user.password_hash = await deps.passwords.hash(password)
             await User.filter(id=user.id).update(password_hash=user.password_hash)
         return user
-    await guards.failed(deps, account_key)
+    await guards.failed(deps, account_key, password=True)
     raise CredentialsInvalid()
 
 
@@ -84,11 +84,13 @@ async def login(
         raise InputRejected("password", "Enter your password.")
     await deps.limits.hit("login_per_client", client.address)
     account_key, user = await _find(deps, identifier)
-    await deps.limits.test("failures_per_account", account_key)
+    if user is not None:
+        account_key = user.phone  # one count per account, whichever identifier is used
+    await guards.password_budget(deps, account_key)
     user = await check_password(deps, user, password, account_key)
     if not user.is_verified:
         raise PhoneUnverified()
-    await deps.limits.clear("failures_per_account", account_key)
+    await guards.succeeded(deps, account_key)
     if user.two_factor_enabled:
         return await _second_factor(deps, client, user)
     return await tokens.start_session(deps.tokens, user)

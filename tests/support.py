@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import random
 import re
+import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,7 +41,7 @@ class RecordingSender:
 
     async def send(self, to: str, body: str, *, action: str, status_callback: str | None) -> str:
         self.messages.append(SentMessage(to, body, action))
-        return f"SM{len(self.messages):032d}"
+        return f"SM{secrets.token_hex(16)}"
 
     async def close(self) -> None:
         return None

@@ -2,8 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+
+from models import User
 from tests import documents as d
-from tests.support import STRONG_PASSWORD, new_phone
+from tests.conftest import signup_verified
+from tests.support import OTHER_PASSWORD, STRONG_PASSWORD, new_phone
+
+
+async def signup(api, phone, password=STRONG_PASSWORD, username=None):
+    variables = {"input": {"phone": phone, "password": password, "username": username}}
+    return await api.run(d.SIGNUP, variables)
+
+
+async def verify(api, phone, code):
+    return await api.run(d.VERIFY_PHONE, {"input": {"phone": phone, "code": code}})
 
 
 async def test_signup_then_verify_phone_gives_a_session_and_me(api):
@@ -11,14 +24,194 @@ async def test_signup_then_verify_phone_gives_a_session_and_me(api):
     phone = new_phone()
     spaced = f"({phone[2:5]}) {phone[5:8]}-{phone[8:]}"
     # when
-    sent = await api.run(
-        d.SIGNUP, {"input": {"phone": spaced, "password": STRONG_PASSWORD, "username": "Alice_1"}}
-    )
+    sent = await signup(api, spaced, username="Alice_1")
     code = await api.sms.code(phone, "verify_signup")
-    session = await api.run(d.VERIFY_PHONE, {"input": {"phone": phone, "code": code}})
+    session = await verify(api, phone, code)
     me = await api.run(d.ME, token=session["accessToken"])
     # then
     assert sent["__typename"] == "VerificationSent" and sent["phone"] == phone
     assert session["__typename"] == "Session"
     assert me["phone"] == phone and me["isVerified"] is True and me["username"] == "Alice_1"
     await api.sms.wait(phone, "signup_verified")
+
+
+async def test_every_spelling_of_a_phone_is_stored_as_one_e164(api):
+    # given
+    phone = new_phone()
+    national = phone[2:]
+    spaced = f"+1 {national[:3]} {national[3:6]} {national[6:]}"
+    dashed = f"1-{national[:3]}-{national[3:6]}-{national[6:]}"
+    full_width = "".join(chr(ord("０") + int(c)) for c in national)
+    # when
+    sent = await signup(api, spaced)
+    code = await api.sms.code(phone, "verify_signup")
+    session = await verify(api, full_width, code)
+    login = await api.run(d.LOGIN, {"input": {"identifier": dashed, "password": STRONG_PASSWORD}})
+    # then
+    assert sent["phone"] == phone
+    assert session["__typename"] == "Session" and session["user"]["phone"] == phone
+    assert login["__typename"] == "Session"
+    assert await User.filter(phone=phone).count() == 1
+
+
+async def test_signup_with_a_verified_phone_answers_the_same_and_tells_the_owner(
+    make_settings, start_app
+):
+    async with start_app(make_settings(RESEND_COOLDOWN_SECONDS="0")) as api:
+        await _signup_existing(api)
+
+
+async def _signup_existing(api):
+    # given
+    phone = new_phone()
+    await signup_verified(api, phone)
+    # when
+    again = await signup(api, phone, password=OTHER_PASSWORD)
+    # then
+    assert again["__typename"] == "VerificationSent" and again["phone"] == phone
+    notice = await api.sms.wait(phone, "signup_existing")
+    assert not any(ch.isdigit() for ch in notice.body.split("phonegate")[0])
+    assert await User.filter(phone=phone).count() == 1
+    old = await api.run(d.LOGIN, {"input": {"identifier": phone, "password": STRONG_PASSWORD}})
+    new = await api.run(d.LOGIN, {"input": {"identifier": phone, "password": OTHER_PASSWORD}})
+    assert old["__typename"] == "Session" and new["__typename"] == "InvalidCredentials"
+
+
+async def test_signup_again_before_verifying_makes_the_newest_password_win(
+    make_settings, start_app
+):
+    async with start_app(make_settings(RESEND_COOLDOWN_SECONDS="0")) as api:
+        phone = new_phone()
+        await signup(api, phone, password=STRONG_PASSWORD)
+        first_code = await api.sms.code(phone, "verify_signup")
+        await signup(api, phone, password=OTHER_PASSWORD)
+        second_code = await api.sms.code(phone, "verify_signup", count=2)
+        # the first code was replaced by the second
+        if first_code != second_code:
+            assert (await verify(api, phone, first_code))["__typename"] == "InvalidCode"
+        assert (await verify(api, phone, second_code))["__typename"] == "Session"
+        old = await api.run(d.LOGIN, {"input": {"identifier": phone, "password": STRONG_PASSWORD}})
+        new = await api.run(d.LOGIN, {"input": {"identifier": phone, "password": OTHER_PASSWORD}})
+        assert old["__typename"] == "InvalidCredentials" and new["__typename"] == "Session"
+
+
+async def test_signup_refuses_an_invalid_phone_without_sending(api):
+    for bad in ["12", "not a phone", "+1800555123", "+18005551234", "+9" * 30]:
+        answer = await signup(api, bad)
+        assert answer["__typename"] == "InvalidInput" and answer["field"] == "phone", bad
+    assert api.sms.messages == []
+
+
+async def test_signup_refuses_a_weak_password_with_a_reason(api):
+    phone = new_phone()
+    for weak in ["short", "password123", phone[2:] + "ab", "a" * 257]:
+        answer = await signup(api, phone, password=weak)
+        assert answer["__typename"] == "WeakPassword" and answer["message"], weak
+    assert await User.filter(phone=phone).count() == 0
+
+
+async def test_signup_with_a_taken_username_is_refused(api):
+    await signup_verified(api, username="Zed_the_First")
+    answer = await signup(api, new_phone(), username="ZED_THE_FIRST")
+    assert answer["__typename"] == "UsernameTaken"
+    bad = await signup(api, new_phone(), username="a b")
+    assert bad["__typename"] == "InvalidInput" and bad["field"] == "username"
+
+
+async def test_resend_too_soon_is_rate_limited_with_a_truthful_wait(api):
+    phone = new_phone()
+    await signup(api, phone)
+    answer = await api.run(d.RESEND, {"phone": phone})
+    assert answer["__typename"] == "RateLimited"
+    assert 1 <= answer["retryAfterSeconds"] <= 30
+
+
+async def test_resend_answers_the_same_for_unknown_phones_and_sends_nothing(
+    make_settings, start_app
+):
+    async with start_app(make_settings(RESEND_COOLDOWN_SECONDS="0")) as api:
+        known, unknown = new_phone(), new_phone()
+        await signup(api, known)
+        a = await api.run(d.RESEND, {"phone": known})
+        b = await api.run(d.RESEND, {"phone": unknown})
+        assert a["__typename"] == b["__typename"] == "VerificationSent"
+        await api.sms.wait(known, "verify_signup", count=2)
+        await asyncio.sleep(0.1)
+        assert api.sms.to(unknown) == []
+
+
+async def test_verify_phone_for_an_unknown_phone_answers_like_a_wrong_code(api):
+    known, unknown = new_phone(), new_phone()
+    await signup(api, known)
+    answers_known = [(await verify(api, known, "000001"))["__typename"] for _ in range(6)]
+    answers_unknown = [(await verify(api, unknown, "000001"))["__typename"] for _ in range(6)]
+    assert answers_known == answers_unknown
+    assert answers_known == ["InvalidCode"] * 4 + ["TooManyAttempts"] * 2
+
+
+async def test_the_right_code_after_max_wrong_guesses_is_refused(api):
+    phone = new_phone()
+    await signup(api, phone)
+    code = await api.sms.code(phone, "verify_signup")
+    wrong = f"{(int(code) + 1) % 1_000_000:06d}"
+    for _ in range(5):
+        await verify(api, phone, wrong)
+    assert (await verify(api, phone, code))["__typename"] == "TooManyAttempts"
+
+
+async def test_a_resend_does_not_reset_the_wrong_guess_count(make_settings, start_app):
+    async with start_app(make_settings(RESEND_COOLDOWN_SECONDS="0")) as api:
+        phone = new_phone()
+        await signup(api, phone)
+        first = await api.sms.code(phone, "verify_signup")
+        wrong = f"{(int(first) + 1) % 1_000_000:06d}"
+        for _ in range(3):
+            assert (await verify(api, phone, wrong))["__typename"] == "InvalidCode"
+        await api.run(d.RESEND, {"phone": phone})
+        second = await api.sms.code(phone, "verify_signup", count=2)
+        wrong2 = f"{(int(second) + 1) % 1_000_000:06d}"
+        assert (await verify(api, phone, wrong2))["__typename"] == "InvalidCode"
+        assert (await verify(api, phone, wrong2))["__typename"] == "TooManyAttempts"
+        assert (await verify(api, phone, second))["__typename"] == "TooManyAttempts"
+
+
+async def test_a_code_is_single_use(api):
+    phone = new_phone()
+    await signup(api, phone)
+    code = await api.sms.code(phone, "verify_signup")
+    assert (await verify(api, phone, code))["__typename"] == "Session"
+    assert (await verify(api, phone, code))["__typename"] == "InvalidCode"
+
+
+async def test_an_expired_code_is_refused(make_settings, start_app):
+    async with start_app(make_settings(VERIFICATION_CODE_TTL_SECONDS="1")) as api:
+        phone = new_phone()
+        await signup(api, phone)
+        code = await api.sms.code(phone, "verify_signup")
+        await asyncio.sleep(1.2)
+        assert (await verify(api, phone, code))["__typename"] == "CodeExpired"
+
+
+async def test_a_malformed_code_is_invalid_input_and_not_counted(api):
+    phone = new_phone()
+    await signup(api, phone)
+    code = await api.sms.code(phone, "verify_signup")
+    for bad in ["12345", "abcdef", "1234567", "１２３４５６"]:
+        answer = await verify(api, phone, bad)
+        assert answer["__typename"] == "InvalidInput" and answer["field"] == "code"
+    assert (await verify(api, phone, code))["__typename"] == "Session"
+
+
+async def test_a_code_with_leading_zeros_verifies(make_settings, start_app):
+    phone = new_phone()
+    async with start_app(make_settings(TEST_PHONE_CODES=f"{phone}=012345")) as api:
+        await signup(api, phone)
+        assert (await verify(api, phone, "012345"))["__typename"] == "Session"
+
+
+async def test_username_available_follows_case_and_width(api):
+    await signup_verified(api, username="Quill")
+    taken = await api.run(d.USERNAME_AVAILABLE, {"u": "ＱＵＩＬＬ"})
+    free = await api.run(d.USERNAME_AVAILABLE, {"u": "quill2"})
+    invalid = await api.run(d.USERNAME_AVAILABLE, {"u": "a"})
+    assert (taken, free, invalid) == (False, True, False)
