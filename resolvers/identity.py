@@ -84,9 +84,9 @@ async def request(
 
 
 async def _check_phone_free(deps: Deps, phone: str, user: User) -> None:
-    holders = User.filter(phone=phone).exclude(id=user.id)
-    live = holders.filter(Q(is_verified=True) | Q(created_at__gte=stale_before(deps)))
-    if await live.exists():
+    """Only a verified account holds a phone: an unverified signup of it gives way to the
+    user who proves the phone with the code (it could be anyone's attempt to block it)."""
+    if await User.filter(phone=phone, is_verified=True).exclude(id=user.id).exists():
         raise PhoneInUse()
 
 

@@ -1,11 +1,10 @@
 """GraphQL documents the tests send, one constant per operation."""
 
-ERROR_FIELDS = """
-    __typename
-    ... on MutationError { message }
-    ... on InvalidInput { field }
-    ... on RateLimited { retryAfterSeconds }
-"""
+BASE_ERRORS = "__typename ... on MutationError { message }"
+INVALID_INPUT = "... on InvalidInput { field }"
+RATE_LIMITED = "... on RateLimited { retryAfterSeconds }"
+ERROR_FIELDS = f"{BASE_ERRORS} {INVALID_INPUT} {RATE_LIMITED}"
+LIMITED_ERRORS = f"{BASE_ERRORS} {RATE_LIMITED}"
 SESSION_FIELDS = """
     ... on Session { accessToken refreshToken expiresAt
         user { id phone username isVerified pendingPhone twoFactorEnabled createdAt } }
@@ -34,22 +33,22 @@ mutation Login($input: LoginInput!) {{
 
 VERIFY_LOGIN = f"""
 mutation VerifyLogin($input: VerifyLoginInput!) {{
-  verifyLogin(input: $input) {{ {ERROR_FIELDS} {SESSION_FIELDS} }}
+  verifyLogin(input: $input) {{ {LIMITED_ERRORS} {SESSION_FIELDS} }}
 }}"""
 
 SET_TWO_FACTOR = f"""
 mutation SetTwoFactor($input: SetTwoFactorInput!) {{
-  setTwoFactor(input: $input) {{ {ERROR_FIELDS} ... on TwoFactorUpdated {{ user {{ twoFactorEnabled }} }} }}
+  setTwoFactor(input: $input) {{ {LIMITED_ERRORS} ... on TwoFactorUpdated {{ user {{ twoFactorEnabled }} }} }}
 }}"""
 
 REFRESH = f"""
 mutation Refresh($token: String!) {{
-  refreshSession(refreshToken: $token) {{ {ERROR_FIELDS} {SESSION_FIELDS} }}
+  refreshSession(refreshToken: $token) {{ {BASE_ERRORS} {SESSION_FIELDS} }}
 }}"""
 
 LOGOUT = f"""
 mutation Logout($refreshToken: String, $everywhere: Boolean! = false) {{
-  logout(refreshToken: $refreshToken, everywhere: $everywhere) {{ {ERROR_FIELDS} ... on LoggedOut {{ message }} }}
+  logout(refreshToken: $refreshToken, everywhere: $everywhere) {{ {BASE_ERRORS} ... on LoggedOut {{ message }} }}
 }}"""
 
 REQUEST_RESET = f"""
@@ -64,7 +63,7 @@ mutation ResetPassword($input: ResetPasswordInput!) {{
 
 CHANGE_PASSWORD = f"""
 mutation ChangePassword($input: ChangePasswordInput!) {{
-  changePassword(input: $input) {{ {ERROR_FIELDS}
+  changePassword(input: $input) {{ {LIMITED_ERRORS}
     ... on PasswordChanged {{ session {{ accessToken refreshToken user {{ id }} }} }} }}
 }}"""
 
@@ -75,13 +74,13 @@ mutation ChangeIdentity($input: ChangeIdentityInput!) {{
 
 CONFIRM_IDENTITY = f"""
 mutation ConfirmIdentity($code: String!) {{
-  confirmIdentityChange(code: $code) {{ {ERROR_FIELDS}
+  confirmIdentityChange(code: $code) {{ {LIMITED_ERRORS}
     ... on IdentityChanged {{ user {{ id phone username pendingPhone }} }} }}
 }}"""
 
 DELETE_ACCOUNT = f"""
 mutation DeleteAccount($input: DeleteAccountInput!) {{
-  deleteAccount(input: $input) {{ {ERROR_FIELDS} ... on AccountDeleted {{ message }} }}
+  deleteAccount(input: $input) {{ {BASE_ERRORS} ... on AccountDeleted {{ message }} }}
 }}"""
 
 ME = "query Me { me { id phone username isVerified pendingPhone twoFactorEnabled createdAt } }"
