@@ -5,37 +5,46 @@ import strawberry
 
 @strawberry.input(description="A new account: a code is sent to the phone to verify it.")
 class SignupInput:
-    phone: str = strawberry.field(description="Mobile number in any common format.")
+    phone: str = strawberry.field(
+        description='Mobile number in any common format, e.g. "+1 415 555 0123"; answered in E.164.'
+    )
     password: str = strawberry.field(
-        description="8 to 256 characters, any Unicode; not common, not built from the phone."
+        description="8 to 256 characters, any Unicode; not a common password, not built from "
+        "the phone or username (else `WeakPassword`)."
     )
     username: str | None = strawberry.field(
-        default=None, description="Optional: 3-32 letters, digits, '.', '_' or '-'."
+        default=None,
+        description="Optional: 3 to 32 letters (of one alphabet), digits, '.', '_' or '-', "
+        "starting with a letter or digit. Check it first with `usernameAvailable`.",
     )
 
 
 @strawberry.input(description="The code sent by `signup` or `resendVerification`.")
 class VerifyPhoneInput:
     phone: str = strawberry.field(description="The phone the code was sent to.")
-    code: str = strawberry.field(description="The digits from the SMS.")
+    code: str = strawberry.field(description="The digits from the `verify_signup` SMS.")
 
 
-@strawberry.input(description="Credentials for `login`.")
+@strawberry.input(description="Credentials for `login`: an identifier and the password.")
 class LoginInput:
     identifier: str = strawberry.field(description="Phone (any common format) or username.")
-    password: str = strawberry.field(description="The account's password.")
+    password: str = strawberry.field(description="The account's password, as typed.")
 
 
 @strawberry.input(description="Completes a login that answered `SecondFactorRequired`.")
 class VerifyLoginInput:
-    challenge: str = strawberry.field(description="`SecondFactorRequired.challenge`.")
+    challenge: str = strawberry.field(
+        description="`SecondFactorRequired.challenge` from `login`, unchanged."
+    )
     code: str = strawberry.field(description="The digits from the `login_code` SMS.")
 
 
 @strawberry.input(description="Turns two-factor login on or off.")
 class SetTwoFactorInput:
-    current_password: str = strawberry.field(description="The account's password.")
-    enabled: bool = strawberry.field(description="True: login also needs an SMS code.")
+    current_password: str = strawberry.field(description="The account's password, to confirm.")
+    enabled: bool = strawberry.field(
+        description="True: `login` also needs a `login_code` SMS code. False: password only."
+    )
 
 
 @strawberry.input(description="Completes a password reset started by `requestReset`.")

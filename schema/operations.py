@@ -32,7 +32,10 @@ from schema.types import (
 NOT_AUTHENTICATED = NotAuthenticated(message=AuthRequired.message)
 
 
-@strawberry.type(description="Read the account of the caller; check usernames.")
+@strawberry.type(
+    description='Read the caller\'s account (send "Authorization: Bearer <accessToken>") and '
+    "check usernames."
+)
 class Query:
     @strawberry.field(description="The caller's account, or null without a valid access token.")
     async def me(self, info: Info) -> User | None:
@@ -50,7 +53,10 @@ class Query:
         return await signup.username_available(info.context.deps, username)
 
 
-@strawberry.type(description="Every account flow. Expected failures are union members.")
+@strawberry.type(
+    description="Every account flow. Expected failures are members of each result union "
+    "(implementing `MutationError`), never GraphQL `errors`."
+)
 class Mutation:
     @strawberry.mutation(
         description="Start an account: sends a `verify_signup` code to the phone. Answers "
@@ -59,7 +65,9 @@ class Mutation:
     async def signup(
         self,
         info: Info,
-        input: Annotated[i.SignupInput, strawberry.argument(description="The new account.")],
+        input: Annotated[
+            i.SignupInput, strawberry.argument(description="Phone, password and optional username.")
+        ],
     ) -> r.SignupResult:
         ctx = info.context
         try:
@@ -70,9 +78,16 @@ class Mutation:
             return to_result(e)
         return VerificationSent(phone=sent.phone, expires_at=sent.expires_at)
 
-    @strawberry.mutation(description="Send a new signup code (after the resend wait).")
+    @strawberry.mutation(
+        description="Send a new `verify_signup` code to an unverified phone (after the resend "
+        "wait; same answer for unknown phones). Next: `verifyPhone`."
+    )
     async def resend_verification(
-        self, info: Info, phone: Annotated[str, strawberry.argument(description="The phone.")]
+        self,
+        info: Info,
+        phone: Annotated[
+            str, strawberry.argument(description="The phone signed up with, in any common format.")
+        ],
     ) -> r.ResendVerificationResult:
         ctx = info.context
         try:
@@ -81,11 +96,16 @@ class Mutation:
             return to_result(e)
         return VerificationSent(phone=sent.phone, expires_at=sent.expires_at)
 
-    @strawberry.mutation(description="Prove the phone with its code; answers a Session.")
+    @strawberry.mutation(
+        description="Prove the phone with its `verify_signup` code; answers a Session (logged in)."
+    )
     async def verify_phone(
         self,
         info: Info,
-        input: Annotated[i.VerifyPhoneInput, strawberry.argument(description="Phone and code.")],
+        input: Annotated[
+            i.VerifyPhoneInput,
+            strawberry.argument(description="The phone and the code sent to it."),
+        ],
     ) -> r.VerifyPhoneResult:
         ctx = info.context
         try:
@@ -101,7 +121,9 @@ class Mutation:
     async def login(
         self,
         info: Info,
-        input: Annotated[i.LoginInput, strawberry.argument(description="Credentials.")],
+        input: Annotated[
+            i.LoginInput, strawberry.argument(description="Phone or username, and password.")
+        ],
     ) -> r.LoginResult:
         ctx = info.context
         try:
@@ -114,12 +136,16 @@ class Mutation:
             )
         return Session.of(outcome)
 
-    @strawberry.mutation(description="Complete a two-factor login with the SMS code.")
+    @strawberry.mutation(
+        description="Complete a login that answered SecondFactorRequired with the `login_code` "
+        "SMS code; answers a Session."
+    )
     async def verify_login(
         self,
         info: Info,
         input: Annotated[
-            i.VerifyLoginInput, strawberry.argument(description="Challenge and code.")
+            i.VerifyLoginInput,
+            strawberry.argument(description="The challenge from `login` and the SMS code."),
         ],
     ) -> r.VerifyLoginResult:
         ctx = info.context
@@ -129,12 +155,15 @@ class Mutation:
             return to_result(e)
         return Session.of(issued)
 
-    @strawberry.mutation(description="Turn two-factor login on or off (sends a notice).")
+    @strawberry.mutation(
+        description="Turn two-factor login on or off for the caller (logged in; sends a notice)."
+    )
     async def set_two_factor(
         self,
         info: Info,
         input: Annotated[
-            i.SetTwoFactorInput, strawberry.argument(description="Password and switch.")
+            i.SetTwoFactorInput,
+            strawberry.argument(description="The current password and the wanted state."),
         ],
     ) -> r.SetTwoFactorResult:
         ctx = info.context
@@ -149,11 +178,16 @@ class Mutation:
             return to_result(e)
         return TwoFactorUpdated(user=User.of(user))
 
-    @strawberry.mutation(description="Trade a refresh token for a new Session (single use).")
+    @strawberry.mutation(
+        description="Trade a refresh token for a new Session (new access and refresh token). Call "
+        "it before the access token's `expiresAt`; each refresh token works once."
+    )
     async def refresh_session(
         self,
         info: Info,
-        refresh_token: Annotated[str, strawberry.argument(description="`Session.refreshToken`.")],
+        refresh_token: Annotated[
+            str, strawberry.argument(description="The latest `Session.refreshToken` received.")
+        ],
     ) -> r.RefreshSessionResult:
         try:
             issued = await sessions.refresh(info.context.deps, refresh_token)
@@ -161,15 +195,20 @@ class Mutation:
             return to_result(e)
         return Session.of(issued)
 
-    @strawberry.mutation(description="End this session, or every session with `everywhere`.")
+    @strawberry.mutation(
+        description="End the session named by the access token and/or refresh token given (at "
+        "least one of them), or every session of the account with `everywhere`."
+    )
     async def logout(
         self,
         info: Info,
         refresh_token: Annotated[
-            str | None, strawberry.argument(description="Also end this refresh token's session.")
+            str | None,
+            strawberry.argument(description="Also end this refresh token's session (send it)."),
         ] = None,
         everywhere: Annotated[
-            bool, strawberry.argument(description="End every session of the account.")
+            bool,
+            strawberry.argument(description="True: end every session of the account, everywhere."),
         ] = False,
     ) -> r.LogoutResult:
         ctx = info.context
@@ -184,7 +223,11 @@ class Mutation:
         "either way)."
     )
     async def request_reset(
-        self, info: Info, phone: Annotated[str, strawberry.argument(description="The phone.")]
+        self,
+        info: Info,
+        phone: Annotated[
+            str, strawberry.argument(description="The account's phone, in any common format.")
+        ],
     ) -> r.RequestResetResult:
         ctx = info.context
         try:
@@ -200,7 +243,8 @@ class Mutation:
         self,
         info: Info,
         input: Annotated[
-            i.ResetPasswordInput, strawberry.argument(description="Phone, code, new password.")
+            i.ResetPasswordInput,
+            strawberry.argument(description="The phone, its reset code and the new password."),
         ],
     ) -> r.ResetPasswordResult:
         ctx = info.context
@@ -210,12 +254,16 @@ class Mutation:
             return to_result(e)
         return PasswordReset(message="Password reset. Log in with the new password.")
 
-    @strawberry.mutation(description="Change the password; other sessions end.")
+    @strawberry.mutation(
+        description="Change the caller's password (logged in). Every session ends, this one too: "
+        "use the fresh Session in PasswordChanged."
+    )
     async def change_password(
         self,
         info: Info,
         input: Annotated[
-            i.ChangePasswordInput, strawberry.argument(description="Current and new password.")
+            i.ChangePasswordInput,
+            strawberry.argument(description="The current and the new password."),
         ],
     ) -> r.ChangePasswordResult:
         ctx = info.context
@@ -238,7 +286,10 @@ class Mutation:
         self,
         info: Info,
         input: Annotated[
-            i.ChangeIdentityInput, strawberry.argument(description="Password and new values.")
+            i.ChangeIdentityInput,
+            strawberry.argument(
+                description="The current password and the new phone and/or username."
+            ),
         ],
     ) -> r.ChangeIdentityResult:
         ctx = info.context
@@ -253,9 +304,16 @@ class Mutation:
             return to_result(e)
         return IdentityChangePending(sent_to=pending.sent_to, expires_at=pending.expires_at)
 
-    @strawberry.mutation(description="Apply the pending identity change with its code.")
+    @strawberry.mutation(
+        description="Apply the caller's pending identity change with its `identity_change` code "
+        "(logged in)."
+    )
     async def confirm_identity_change(
-        self, info: Info, code: Annotated[str, strawberry.argument(description="The SMS code.")]
+        self,
+        info: Info,
+        code: Annotated[
+            str, strawberry.argument(description="The digits from the `identity_change` SMS.")
+        ],
     ) -> r.ConfirmIdentityChangeResult:
         ctx = info.context
         caller = await ctx.caller()
@@ -267,12 +325,16 @@ class Mutation:
             return to_result(e)
         return IdentityChanged(user=User.of(user))
 
-    @strawberry.mutation(description="Delete the account and every session (sends a notice).")
+    @strawberry.mutation(
+        description="Delete the caller's account and every session (logged in; asks for the "
+        "password; sends a notice)."
+    )
     async def delete_account(
         self,
         info: Info,
         input: Annotated[
-            i.DeleteAccountInput, strawberry.argument(description="Current password.")
+            i.DeleteAccountInput,
+            strawberry.argument(description="The current password, to confirm."),
         ],
     ) -> r.DeleteAccountResult:
         ctx = info.context

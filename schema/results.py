@@ -37,15 +37,28 @@ def _union(name: str, description: str) -> object:
 
 SignupResult: TypeAlias = Annotated[
     VerificationSent | InvalidInput | WeakPassword | UsernameTaken | RateLimited,
-    _union("SignupResult", "VerificationSent, whether or not the phone is registered."),
+    _union(
+        "SignupResult",
+        "VerificationSent for a new, unverified or already registered phone alike (the "
+        "answer never tells which): next `verifyPhone`. Else InvalidInput (fix `field`), "
+        "WeakPassword, UsernameTaken or RateLimited (wait `retryAfterSeconds`).",
+    ),
 ]
 ResendVerificationResult: TypeAlias = Annotated[
     VerificationSent | InvalidInput | RateLimited,
-    _union("ResendVerificationResult", "The same answer for known and unknown phones."),
+    _union(
+        "ResendVerificationResult",
+        "VerificationSent, the same for known and unknown phones: next `verifyPhone`. "
+        "Else InvalidInput (the phone) or RateLimited (wait `retryAfterSeconds`).",
+    ),
 ]
 VerifyPhoneResult: TypeAlias = Annotated[
     Session | InvalidCode | CodeExpired | TooManyAttempts | InvalidInput | RateLimited,
-    _union("VerifyPhoneResult", "A Session once the phone is verified."),
+    _union(
+        "VerifyPhoneResult",
+        "A Session once the phone is verified (logged in). InvalidCode: retype it; "
+        "CodeExpired or TooManyAttempts: `resendVerification` for a new code.",
+    ),
 ]
 LoginResult: TypeAlias = Annotated[
     Session
@@ -54,27 +67,51 @@ LoginResult: TypeAlias = Annotated[
     | PhoneNotVerified
     | InvalidInput
     | RateLimited,
-    _union("LoginResult", "A Session, or SecondFactorRequired with two-factor login on."),
+    _union(
+        "LoginResult",
+        "A Session, or SecondFactorRequired with two-factor login on (next `verifyLogin`). "
+        "PhoneNotVerified: verify the phone first; InvalidCredentials: retype, or reset.",
+    ),
 ]
 VerifyLoginResult: TypeAlias = Annotated[
     Session | InvalidCode | CodeExpired | TooManyAttempts | InvalidToken | RateLimited,
-    _union("VerifyLoginResult", "A Session once the login code is right."),
+    _union(
+        "VerifyLoginResult",
+        "A Session once the login code is right. InvalidCode: retype it; CodeExpired, "
+        "TooManyAttempts or InvalidToken (challenge dead): start again with `login`.",
+    ),
 ]
 SetTwoFactorResult: TypeAlias = Annotated[
     TwoFactorUpdated | InvalidCredentials | NotAuthenticated | RateLimited,
-    _union("SetTwoFactorResult", "TwoFactorUpdated with the account as it is now."),
+    _union(
+        "SetTwoFactorResult",
+        "TwoFactorUpdated with the account as it is now. InvalidCredentials: wrong "
+        "current password; NotAuthenticated: log in or refresh the access token.",
+    ),
 ]
 RefreshSessionResult: TypeAlias = Annotated[
     Session | InvalidToken,
-    _union("RefreshSessionResult", "A new Session; the refresh token given is now used."),
+    _union(
+        "RefreshSessionResult",
+        "A new Session: replace both tokens (the refresh token given is now used). "
+        "InvalidToken: the session is over; log in again.",
+    ),
 ]
 LogoutResult: TypeAlias = Annotated[
     LoggedOut | NotAuthenticated,
-    _union("LogoutResult", "LoggedOut once the session(s) ended."),
+    _union(
+        "LogoutResult",
+        "LoggedOut once the session(s) ended: forget the tokens. NotAuthenticated: neither "
+        "the access token nor the refresh token named a live session (nothing to end).",
+    ),
 ]
 RequestResetResult: TypeAlias = Annotated[
     ResetCodeSent | InvalidInput | RateLimited,
-    _union("RequestResetResult", "The same answer for known and unknown phones."),
+    _union(
+        "RequestResetResult",
+        "ResetCodeSent, the same for known and unknown phones: next `resetPassword`. Else "
+        "InvalidInput (the phone) or RateLimited (wait `retryAfterSeconds`).",
+    ),
 ]
 ResetPasswordResult: TypeAlias = Annotated[
     PasswordReset
@@ -84,11 +121,19 @@ ResetPasswordResult: TypeAlias = Annotated[
     | WeakPassword
     | InvalidInput
     | RateLimited,
-    _union("ResetPasswordResult", "PasswordReset; then log in with the new password."),
+    _union(
+        "ResetPasswordResult",
+        "PasswordReset: log in with the new password. InvalidCode: retype it; CodeExpired "
+        "or TooManyAttempts: `requestReset` again; WeakPassword: choose another.",
+    ),
 ]
 ChangePasswordResult: TypeAlias = Annotated[
     PasswordChanged | InvalidCredentials | WeakPassword | NotAuthenticated | RateLimited,
-    _union("ChangePasswordResult", "PasswordChanged with a fresh session."),
+    _union(
+        "ChangePasswordResult",
+        "PasswordChanged with a fresh Session to use from now on. InvalidCredentials: wrong "
+        "current password; WeakPassword: choose another; NotAuthenticated: log in.",
+    ),
 ]
 ChangeIdentityResult: TypeAlias = Annotated[
     IdentityChangePending
@@ -98,7 +143,11 @@ ChangeIdentityResult: TypeAlias = Annotated[
     | PhoneTaken
     | NotAuthenticated
     | RateLimited,
-    _union("ChangeIdentityResult", "IdentityChangePending once the code was sent."),
+    _union(
+        "ChangeIdentityResult",
+        "IdentityChangePending once the code was sent: next `confirmIdentityChange`. "
+        "PhoneTaken or UsernameTaken: choose another; InvalidCredentials: wrong password.",
+    ),
 ]
 ConfirmIdentityChangeResult: TypeAlias = Annotated[
     IdentityChanged
@@ -109,9 +158,18 @@ ConfirmIdentityChangeResult: TypeAlias = Annotated[
     | PhoneTaken
     | NotAuthenticated
     | RateLimited,
-    _union("ConfirmIdentityChangeResult", "IdentityChanged once the code is right."),
+    _union(
+        "ConfirmIdentityChangeResult",
+        "IdentityChanged once the code is right. InvalidCode: retype it; CodeExpired or "
+        "TooManyAttempts: `changeIdentity` again; PhoneTaken or UsernameTaken: taken meanwhile.",
+    ),
 ]
 DeleteAccountResult: TypeAlias = Annotated[
     AccountDeleted | InvalidCredentials | NotAuthenticated,
-    _union("DeleteAccountResult", "AccountDeleted once the password is confirmed."),
+    _union(
+        "DeleteAccountResult",
+        "AccountDeleted once the password is confirmed: forget the tokens. "
+        "InvalidCredentials: wrong password (or too many tries: its `message` says when to "
+        "retry); NotAuthenticated: log in.",
+    ),
 ]

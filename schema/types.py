@@ -10,7 +10,9 @@ from models import User as UserModel
 from resolvers.tokens import IssuedSession
 
 
-@strawberry.type(description="An account. Only its owner can read it (through `me`).")
+@strawberry.type(
+    description="An account. Only its owner can read it: through `me`, or in a `Session`."
+)
 class User:
     id: strawberry.ID = strawberry.field(description="Stable identifier of the account.")
     phone: str = strawberry.field(description='Phone number in E.164, e.g. "+14155550123".')
@@ -26,7 +28,9 @@ class User:
     two_factor_enabled: bool = strawberry.field(
         description="When true, `login` also needs a code sent by SMS (`verifyLogin`)."
     )
-    created_at: datetime = strawberry.field(description="When the account was created.")
+    created_at: datetime = strawberry.field(
+        description="When the account was created (signup), with its UTC offset."
+    )
 
     @classmethod
     def of(cls, user: UserModel) -> User:
@@ -41,7 +45,11 @@ class User:
         )
 
 
-@strawberry.type(description="A logged-in session: what a client keeps to call the API.")
+@strawberry.type(
+    description="A logged-in session: keep both tokens, send the access token with each call "
+    "and refresh it before `expiresAt`. Returned by `verifyPhone`, `login`, `verifyLogin`, "
+    "`refreshSession` and (inside `PasswordChanged`) `changePassword`."
+)
 class Session:
     access_token: str = strawberry.field(
         description='JWT to send as "Authorization: Bearer <token>". Short-lived: refresh it '
@@ -51,7 +59,9 @@ class Session:
         description="Opaque, single use: `refreshSession` returns a new one each time. Keep "
         "it away from other scripts; using an old one ends the session."
     )
-    expires_at: datetime = strawberry.field(description="When the access token expires.")
+    expires_at: datetime = strawberry.field(
+        description="When the access token expires: call `refreshSession` a little before."
+    )
     user: User = strawberry.field(description="The account this session belongs to.")
 
     @classmethod
@@ -64,7 +74,10 @@ class Session:
         )
 
 
-@strawberry.interface(description="Every expected failure of a mutation; show `message`.")
+@strawberry.interface(
+    description="Every expected failure of a mutation: nothing was done. Show `message` to the "
+    "person and branch on `__typename` for what to do next."
+)
 class MutationError:
     message: str = strawberry.field(description="What went wrong, in words a person can read.")
 
@@ -95,8 +108,9 @@ class PhoneTaken(MutationError):
 
 
 @strawberry.type(
-    description="The code is wrong (or was already used). Each wrong guess counts; ask "
-    "for a new code if unsure."
+    description="The code is wrong (or was already used, or no code is pending for that "
+    "phone). Each wrong guess counts toward `TooManyAttempts`: let the person retype it, or ask "
+    "for a new code."
 )
 class InvalidCode(MutationError):
     pass
@@ -115,14 +129,20 @@ class TooManyAttempts(MutationError):
     pass
 
 
-@strawberry.type(description="Too many requests: nothing was done. Wait, then retry.")
+@strawberry.type(
+    description="Too many requests (codes, logins or guesses): nothing was done. Wait "
+    "`retryAfterSeconds`, then retry; show the wait to the person."
+)
 class RateLimited(MutationError):
     retry_after_seconds: int = strawberry.field(
         description="Seconds to wait before retrying; retrying earlier is refused again."
     )
 
 
-@strawberry.type(description="Wrong identifier or password (the same answer for both, by design).")
+@strawberry.type(
+    description="Wrong identifier or password (the same answer for both, by design): let the "
+    "person retype them, or offer `requestReset` for a forgotten password."
+)
 class InvalidCredentials(MutationError):
     pass
 
@@ -144,7 +164,8 @@ class NotAuthenticated(MutationError):
 
 
 @strawberry.type(
-    description="The token or challenge is unknown, expired, used or revoked: log in again."
+    description="The refresh token or login challenge is unknown, expired, already used or "
+    "revoked: forget it and log in again with `login`."
 )
 class InvalidToken(MutationError):
     pass
@@ -154,8 +175,12 @@ class InvalidToken(MutationError):
     description="A code was sent by SMS (if the phone can have one). Next: `verifyPhone` with it."
 )
 class VerificationSent:
-    phone: str = strawberry.field(description="The phone in E.164.")
-    expires_at: datetime = strawberry.field(description="When the code expires.")
+    phone: str = strawberry.field(
+        description='The phone in E.164 ("+14155550123"): pass it to `verifyPhone`.'
+    )
+    expires_at: datetime = strawberry.field(
+        description="When the code expires; after that, `resendVerification`."
+    )
 
 
 @strawberry.type(
@@ -163,14 +188,22 @@ class VerificationSent:
     "`challenge` and the code."
 )
 class SecondFactorRequired:
-    challenge: str = strawberry.field(description="Pass to `verifyLogin` unchanged.")
-    sent_to: str = strawberry.field(description='The masked phone, e.g. "+1******0123".')
-    expires_at: datetime = strawberry.field(description="When the code and challenge expire.")
+    challenge: str = strawberry.field(
+        description="Opaque: pass it to `verifyLogin` unchanged, with the code."
+    )
+    sent_to: str = strawberry.field(
+        description='The masked phone the code went to, e.g. "+1******0123": show it.'
+    )
+    expires_at: datetime = strawberry.field(
+        description="When the code and challenge expire; after that, `login` again."
+    )
 
 
-@strawberry.type(description="Two-factor login was turned on or off.")
+@strawberry.type(
+    description="Two-factor login is now as asked; a `two_factor_changed` notice goes to the phone."
+)
 class TwoFactorUpdated:
-    user: User = strawberry.field(description="The account as it is now.")
+    user: User = strawberry.field(description="The account as it is now (see `twoFactorEnabled`).")
 
 
 @strawberry.type(
@@ -178,40 +211,60 @@ class TwoFactorUpdated:
     "`resetPassword` with it."
 )
 class ResetCodeSent:
-    phone: str = strawberry.field(description="The phone in E.164.")
-    expires_at: datetime = strawberry.field(description="When the code expires.")
+    phone: str = strawberry.field(
+        description="The phone in E.164: pass it to `resetPassword` with the code."
+    )
+    expires_at: datetime = strawberry.field(
+        description="When the code expires; after that, `requestReset` again."
+    )
 
 
 @strawberry.type(description="The password was reset; every session ended. Next: `login`.")
 class PasswordReset:
-    message: str = strawberry.field(description="Confirmation for the person.")
+    message: str = strawberry.field(description="A confirmation to show the person.")
 
 
 @strawberry.type(
     description="The password was changed; every other session ended. Use the new session."
 )
 class PasswordChanged:
-    session: Session = strawberry.field(description="A fresh session replacing the old one.")
+    session: Session = strawberry.field(
+        description="A fresh session: use its tokens from now on (the old ones stopped working)."
+    )
 
 
 @strawberry.type(
-    description="A code was sent to confirm the change. Next: `confirmIdentityChange`."
+    description="An `identity_change` code was sent to confirm the change (to the new phone, "
+    "or the current one for a username change); nothing changed yet. Next: "
+    "`confirmIdentityChange` with the code."
 )
 class IdentityChangePending:
-    sent_to: str = strawberry.field(description='The masked phone, e.g. "+1******0123".')
-    expires_at: datetime = strawberry.field(description="When the code expires.")
+    sent_to: str = strawberry.field(
+        description='The masked phone the code went to, e.g. "+1******0123": show it.'
+    )
+    expires_at: datetime = strawberry.field(
+        description="When the code expires; after that, `changeIdentity` again."
+    )
 
 
-@strawberry.type(description="The phone and/or username changed; other sessions ended.")
+@strawberry.type(
+    description="The phone and/or username changed; every other session ended, this one "
+    "goes on. Log in with the new phone or username from now on."
+)
 class IdentityChanged:
-    user: User = strawberry.field(description="The account as it is now.")
+    user: User = strawberry.field(description="The account as it is now, with the new values.")
 
 
-@strawberry.type(description="The session ended (or every session, with `everywhere`).")
+@strawberry.type(
+    description="The session ended (or every session, with `everywhere`): forget its tokens."
+)
 class LoggedOut:
-    message: str = strawberry.field(description="Confirmation for the person.")
+    message: str = strawberry.field(description="A confirmation to show the person.")
 
 
-@strawberry.type(description="The account and every session are gone.")
+@strawberry.type(
+    description="The account and every session are gone; an `account_deleted` notice goes to "
+    "the phone. Forget the tokens."
+)
 class AccountDeleted:
-    message: str = strawberry.field(description="Confirmation for the person.")
+    message: str = strawberry.field(description="A confirmation to show the person.")
