@@ -114,7 +114,10 @@ class Settings:
         "WEBOTP_DOMAIN", "adds '@domain #code' to code messages for autofill", str, ""
     )
     outbox_max_attempts: int = _opt(
-        "OUTBOX_MAX_ATTEMPTS", "provider tries before a message is abandoned", int, 12
+        "OUTBOX_MAX_ATTEMPTS", "provider tries before a message is abandoned", int, 20
+    )
+    outbox_retry_base_seconds: float = _opt(
+        "OUTBOX_RETRY_BASE_SECONDS", "wait after a first failed try, doubling", float, 1.0
     )
     outbox_retry_max_seconds: float = _opt(
         "OUTBOX_RETRY_MAX_SECONDS", "longest wait between two tries", float, 60.0
@@ -122,8 +125,17 @@ class Settings:
     outbox_lease_seconds: float = _opt(
         "OUTBOX_LEASE_SECONDS", "how long a claimed message is held by one worker", float, 60.0
     )
+    outbox_poll_seconds: float = _opt(
+        "OUTBOX_POLL_SECONDS", "how often a worker looks for due messages when idle", float, 1.0
+    )
+    outbox_concurrency: int = _opt(
+        "OUTBOX_CONCURRENCY", "messages one worker process sends at once", int, 16
+    )
     metrics_token: str = _opt(
         "METRICS_TOKEN", "bearer token for /metrics (empty: open in development only)", str, ""
+    )
+    metrics_port: int = _opt(
+        "METRICS_PORT", "serve /metrics on this port only, off the public one (0: public)", int, 0
     )
     log_format: str = _opt("LOG_FORMAT", "text or json (json in production)", str, "")
     unverified_ttl_seconds: int = _opt(
@@ -229,6 +241,8 @@ def _validate(s: Settings) -> None:
             f"TEST_PHONE_CODES: {item!r} must be +E164=<{s.verification_code_length} digits>",
         )
     _check(s.log_format in ("", "text", "json"), "LOG_FORMAT must be text or json")
+    _check_outbox(s)
+    _check(0 <= s.metrics_port < 65536, "METRICS_PORT must be between 0 and 65535")
     if s.sms_backend == "twilio":
         _check(
             bool(s.twilio_account_sid and s.twilio_auth_token),
@@ -244,6 +258,24 @@ def _validate(s: Settings) -> None:
         _check(not s.test_phone_codes, "APP_ENV=production refuses TEST_PHONE_CODES")
 
 
+def _check_outbox(s: Settings) -> None:
+    _check(s.outbox_max_attempts >= 1, "OUTBOX_MAX_ATTEMPTS must be at least 1")
+    _check(s.outbox_retry_base_seconds > 0, "OUTBOX_RETRY_BASE_SECONDS must be > 0")
+    _check(
+        s.outbox_retry_max_seconds >= s.outbox_retry_base_seconds,
+        "OUTBOX_RETRY_MAX_SECONDS must be >= OUTBOX_RETRY_BASE_SECONDS",
+    )
+    _check(s.outbox_poll_seconds > 0, "OUTBOX_POLL_SECONDS must be > 0")
+    _check(s.outbox_concurrency >= 1, "OUTBOX_CONCURRENCY must be at least 1")
+    _check(s.twilio_timeout_seconds > 0, "TWILIO_TIMEOUT_SECONDS must be > 0")
+    # A claim must outlast one try (a look-up at the provider, then the send), or a second
+    # worker could take over a message still being sent.
+    _check(
+        s.outbox_lease_seconds > 2 * s.twilio_timeout_seconds + 1,
+        "OUTBOX_LEASE_SECONDS must be more than 2 * TWILIO_TIMEOUT_SECONDS + 1",
+    )
+
+
 def _check(ok: bool, message: str) -> None:
     if not ok:
         raise SettingsError(message)
@@ -255,14 +287,20 @@ def _with_local_secret(s: Settings) -> Settings:
     import logging
 
     path = Path(SECRET_FILE)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        secret = path.read_text().strip()
-    else:
-        secret = secrets.token_urlsafe(48)
+    if not path.exists():
+        # Written aside, then linked into place: workers starting together all read the
+        # one secret that won, never a half-written file.
+        draft = path.with_name(f"{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as f:
-            f.write(secret)
+            f.write(secrets.token_urlsafe(48))
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
+    secret = path.read_text().strip()
     logging.getLogger("phonegate").warning(
         "JWT_SECRET is not set: using the generated secret in %s (never do this in production)",
         path.resolve(),
