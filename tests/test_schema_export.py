@@ -41,3 +41,11 @@ def test_every_contract_operation_has_the_contract_signature():
     assert str(schema.query_type.fields["usernameAvailable"].args["username"].type) == "String!"
     assert str(mutation["logout"].args["everywhere"].type) == "Boolean!"
     assert "everywhere: Boolean! = false" in (ROOT / "schema.graphql").read_text()
+
+
+def test_readme_documents_every_setting():
+    from resolvers.settings import options
+
+    readme = (ROOT / "README.md").read_text()
+    missing = [opt.env for _, opt in options() if f"`{opt.env}`" not in readme]
+    assert not missing, f"README.md lacks: {missing}"
