@@ -178,16 +178,13 @@ async def consume(
     return await consume_row(policy, row, code, apply)
 
 
-async def consume_challenge(
-    policy: CodePolicy, challenge: str, code: str, apply: Callable[[VerificationCode], Awaitable[T]]
-) -> T | None:
-    """Like consume, for the row a two-factor challenge names (None: no such challenge)."""
+async def find_challenge(policy: CodePolicy, challenge: str) -> VerificationCode | None:
+    """The login-code row a two-factor challenge names, if any."""
     if not challenge or len(challenge) > 128:
         return None
-    row = await VerificationCode.get_or_none(
+    return await VerificationCode.get_or_none(
         purpose=LOGIN, challenge_hash=challenge_hash(policy, challenge)
     )
-    return None if row is None else await consume_row(policy, row, code, apply)
 
 
 async def consume_row(

@@ -128,6 +128,11 @@ async def verify_login(
     except InputRejected:
         raise CodeInvalid() from None
 
+    row = await codes.find_challenge(deps.codes, challenge)
+    if row is None:
+        raise TokenInvalid()
+    await deps.limits.test("failures_per_account", row.phone)
+
     async def complete(row: VerificationCode) -> tokens.IssuedSession:
         user = await User.get_or_none(id=row.user_id or 0, phone=row.phone, is_verified=True)
         if user is None:
@@ -135,13 +140,10 @@ async def verify_login(
         return await tokens.start_session(deps.tokens, user)
 
     try:
-        session = await codes.consume_challenge(deps.codes, challenge, code, complete)
+        return await codes.consume_row(deps.codes, row, code, complete)
     except (CodeInvalid, CodeLocked):
-        await guards.failed(deps, "challenge")
+        await guards.failed(deps, row.phone)
         raise
-    if session is None:
-        raise TokenInvalid()
-    return session
 
 
 async def refresh(deps: Deps, refresh_token: str) -> tokens.IssuedSession:
