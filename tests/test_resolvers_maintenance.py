@@ -1,0 +1,37 @@
+"""The periodic clean-up removes only what has outlived its purpose."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from models import AuthSession, RefreshToken, User, VerificationCode
+from resolvers.clock import now
+from resolvers.maintenance import purge
+from tests import documents as d
+from tests.conftest import signup_verified
+from tests.support import STRONG_PASSWORD, new_phone
+
+
+async def test_purge_removes_stale_signups_and_old_rows_but_keeps_live_ones(api):
+    # given a verified account, a fresh and a stale unverified signup, an old code row
+    live = await signup_verified(api)
+    fresh, stale = new_phone(), new_phone()
+    for phone in (fresh, stale):
+        await api.run(d.SIGNUP, {"input": {"phone": phone, "password": STRONG_PASSWORD}})
+    await User.filter(phone=stale).update(created_at=now() - timedelta(days=2))
+    await VerificationCode.filter(subject=stale).update(expires_at=now() - timedelta(days=2))
+    session = await AuthSession.filter(user__phone=live["user"]["phone"]).first()
+    await RefreshToken.create(
+        session=session,
+        token_hash="expired" + "0" * 57,
+        expires_at=now() - timedelta(seconds=1),
+    )
+    # when
+    removed = await purge(api.app.state.deps)
+    # then
+    assert removed["unverified_users"] >= 1 and removed["code_rows"] >= 1
+    assert await User.filter(phone=stale).count() == 0
+    assert await User.filter(phone=fresh).count() == 1
+    assert await VerificationCode.filter(subject=fresh).count() == 1
+    assert await RefreshToken.filter(token_hash="expired" + "0" * 57).count() == 0
+    assert (await api.run(d.ME, token=live["accessToken"])) is not None
