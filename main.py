@@ -33,9 +33,10 @@ from notifier.outbox import OutboxWorker, RetryPolicy
 from notifier.senders import ConsoleSender, Sender
 from resolvers import settings as config
 from resolvers.deps import Client, Deps, build_deps
+from resolvers.guards import client_key
 from resolvers.settings import Settings, SettingsError
 from schema.context import Context
-from schema.graphql import build_schema
+from schema.graphql import build_schema, decode_request_json
 from schema.http import BodyLimit, health_routes, metrics_route, twilio_status_route
 
 log = logging.getLogger("phonegate")
@@ -55,9 +56,12 @@ class GraphQLApp(GraphQL[Context, None]):
         )
         self.deps = deps
 
+    def decode_json(self, data: str | bytes) -> object:
+        return decode_request_json(data)  # 400, never a 500, for JSON that is no request
+
     async def get_context(self, request: Any, response: Any) -> Context:
         client = request.client.host if request.client else "unknown"
-        return Context(deps=self.deps, request=request, client=Client(client))
+        return Context(deps=self.deps, request=request, client=Client(client_key(client)))
 
 
 def make_sender(settings: Settings) -> Sender:

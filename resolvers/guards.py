@@ -3,18 +3,52 @@
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 
+from models import VerificationCode
+from resolvers import codes
+from resolvers.clock import now
 from resolvers.deps import Client, Deps
 from resolvers.errors import RateLimitExceeded
 from resolvers.phones import phone_prefix
 
+IPV6_SUBSCRIBER_PREFIX = 64  # one home or one cloud VM is given a whole /64
 
-async def sms_budget(deps: Deps, client: Client, phone: str) -> None:
-    """Per client, per destination phone, per number block and global, in that order."""
+
+def client_key(address: str) -> str:
+    """What per-client limits count on (``Client.address``): an IPv4 address, or the /64
+    an IPv6 one is in (whoever holds one IPv6 address can use every address of its /64)."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/{IPV6_SUBSCRIBER_PREFIX}", strict=False))
+    return str(ip)
+
+
+async def sms_budget(
+    deps: Deps, client: Client, phone: str, *, purpose: str | None = None, subject: str = ""
+) -> None:
+    """Per client, then (given the code's purpose) the resend wait, then per destination
+    phone, per number block and global. A request refused by the wait costs the phone's
+    budget nothing, so a burst of resends cannot use up the owner's SMS for the day."""
     await deps.limits.hit("sms_per_client", client.address)
+    if purpose is not None:
+        await resend_wait(deps, purpose, subject or phone)
     await deps.limits.hit("sms_per_phone", phone)
     await deps.limits.hit("sms_per_prefix", phone_prefix(phone))
     await deps.limits.hit("sms_global")
+
+
+async def resend_wait(deps: Deps, purpose: str, subject: str) -> None:
+    """RateLimitExceeded while the code of (purpose, subject) is in its resend wait."""
+    row = await VerificationCode.get_or_none(purpose=purpose, subject=subject)
+    wait = codes.cooldown_left(row, deps.codes, now()) if row is not None else 0
+    if wait:
+        raise RateLimitExceeded(wait, "Wait before asking for another code.")
 
 
 async def guess_budget(deps: Deps, client: Client, account_key: str) -> None:

@@ -1,8 +1,9 @@
 """Rate limits with the ``limits`` library: in memory, or in Redis shared by every worker.
 
-Each named limit has one or more tiers ("5/10 minutes;10/day"). ``hit`` counts before any
-work is done and refuses with the truthful wait; ``test`` only looks (for counters that grow
-on failure, such as wrong passwords per account). Defaults can be overridden with
+Each named limit has one or more tiers ("5/10 minutes;10/day"), each a moving window.
+``hit`` counts one event before any work is done, or refuses (counting nothing) with the
+wait until every full tier has room again; ``test`` only looks (for counters that grow on
+failure, such as wrong passwords per account). Defaults can be overridden with
 RATE_LIMITS="name=spec,name=spec".
 """
 
@@ -42,6 +43,13 @@ DEFAULTS: dict[str, str] = {
     "account_ops": "10/10 minutes;50/day",
 }
 
+# Refusals that mean an attack or an outage rather than one client's haste.
+ALERTS: dict[str, tuple[int, str]] = {
+    "sms_global": (logging.ERROR, "global SMS budget %s spent: SMS sending refused"),
+    "sms_per_prefix": (logging.WARNING, "burst of SMS to one number block held back (%s)"),
+}
+ALERT_EVERY_SECONDS = 60.0
+
 
 class RateLimits:
     def __init__(self, storage_url: str, overrides: str = "") -> None:
@@ -51,33 +59,44 @@ class RateLimits:
         self.items: dict[str, list[RateLimitItem]] = {
             name: parse_many(spec.replace(";", ",")) for name, spec in specs.items()
         }
+        self._alerted: dict[str, float] = {}
 
     async def hit(self, name: str, *keys: str) -> None:
-        """Count one event; RateLimitExceeded (not counted) when a tier is full."""
+        """Count one event; RateLimitExceeded, counting nothing, when a tier is full."""
+        await self.test(name, *keys)
         for item in self.items[name]:
-            if not await self.limiter.hit(item, name, *keys):
-                raise await self._refusal(name, item, keys)
+            if not await self.limiter.hit(item, name, *keys):  # filled since the test
+                raise await self._refusal(name, [item], keys)
 
     async def test(self, name: str, *keys: str) -> None:
         """RateLimitExceeded when a tier is full; counts nothing."""
-        for item in self.items[name]:
-            if not await self.limiter.test(item, name, *keys):
-                raise await self._refusal(name, item, keys)
+        full = [item for item in self.items[name] if not await self.limiter.test(item, name, *keys)]
+        if full:
+            raise await self._refusal(name, full, keys)
 
     async def clear(self, name: str, *keys: str) -> None:
         for item in self.items[name]:
             await self.limiter.clear(item, name, *keys)
 
     async def _refusal(
-        self, name: str, item: RateLimitItem, keys: tuple[str, ...]
+        self, name: str, full: list[RateLimitItem], keys: tuple[str, ...]
     ) -> RateLimitExceeded:
-        stats = await self.limiter.get_window_stats(item, name, *keys)
+        """The refusal, with the wait until the last of the full tiers frees a place."""
+        resets = [(await self.limiter.get_window_stats(i, name, *keys)).reset_time for i in full]
         metrics.RATE_LIMITED.labels(limit=name).inc()
-        if name == "sms_global":
-            log.error("global SMS budget %s reached: SMS sending refused", item)
-        elif name == "sms_per_prefix":
-            log.warning("burst of SMS to one number block held back (%s)", item)
-        return RateLimitExceeded(math.ceil(stats.reset_time - time.time()))
+        if name in ALERTS:
+            self._alert(name, full[0])
+        return RateLimitExceeded(math.ceil(max(resets) - time.time()))
+
+    def _alert(self, name: str, item: RateLimitItem) -> None:
+        """Log a refusal that needs a person, at most once a minute per limit and process
+        (every refusal is counted in phonegate_rate_limited_total)."""
+        at = time.monotonic()
+        if at - self._alerted.get(name, -ALERT_EVERY_SECONDS) < ALERT_EVERY_SECONDS:
+            return
+        self._alerted[name] = at
+        level, text = ALERTS[name]
+        log.log(level, text, item)
 
     async def ping(self) -> bool:
         return bool(await self.storage.check())

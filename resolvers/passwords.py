@@ -37,6 +37,8 @@ def check_policy(
     if len(raw) > max_length * 18:
         raise PasswordTooWeak(f"Use at most {max_length} characters.")
     password = normalize_password(raw)
+    if any(0xD800 <= ord(ch) <= 0xDFFF for ch in password):
+        raise PasswordTooWeak("Use only characters you can type: this one cannot be stored.")
     if len(password) < min_length:
         raise PasswordTooWeak(f"Use at least {min_length} characters.")
     if len(password) > max_length:
@@ -116,8 +118,11 @@ class Passwords:
         await self._run(self._verify_sync, self._dummy, password)
 
     def _verify_sync(self, stored: str, password: str) -> bool:
+        # "surrogatepass": a lone surrogate (valid JSON, not UTF-8) is a wrong password,
+        # never an encoding error; policy refuses such passwords, so none was ever hashed.
+        secret = normalize_password(password).encode("utf-8", "surrogatepass")
         try:
-            return self.hasher.verify(stored, normalize_password(password))
+            return self.hasher.verify(stored, secret)
         except (VerificationError, InvalidHashError):
             return False
 

@@ -27,13 +27,12 @@ def normalize_phone(
     except phonenumbers.NumberParseException:
         raise InputRejected("phone", "That is not a phone number.") from None
     e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-    if TWILIO_MAGIC.match(e164):
-        return e164
-    if not phonenumbers.is_valid_number(number):
+    magic = bool(TWILIO_MAGIC.match(e164))
+    if not magic and not phonenumbers.is_valid_number(number):
         raise InputRejected("phone", "That is not a valid phone number.")
-    if phonenumbers.number_type(number) not in SMS_CAPABLE:
+    if not magic and phonenumbers.number_type(number) not in SMS_CAPABLE:
         raise InputRejected("phone", f"That number cannot receive SMS ({REFUSED_TYPES_TEXT}).")
-    region = phonenumbers.region_code_for_number(number)
+    region = "US" if magic else phonenumbers.region_code_for_number(number)
     if allowed_countries and region not in allowed_countries:
         raise InputRejected("phone", "SMS cannot be sent to that country.")
     return e164

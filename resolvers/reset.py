@@ -16,7 +16,7 @@ from resolvers.signup import CodeSent
 
 async def request(deps: Deps, client: Client, phone_raw: str) -> CodeSent:
     phone = deps.phone(phone_raw)
-    await guards.sms_budget(deps, client, phone)
+    await guards.sms_budget(deps, client, phone, purpose=codes.RESET)
     async with in_transaction():
         user = await User.get_or_none(phone=phone, is_verified=True)
         issued = await codes.issue(

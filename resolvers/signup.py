@@ -41,7 +41,7 @@ async def start(
     username = normalize_username(username_raw) if username_raw else None
     context = (phone, *(username or ()))
     password = check_policy(password, context=context, **deps.password_limits())
-    await guards.sms_budget(deps, client, phone)
+    await guards.sms_budget(deps, client, phone, purpose=codes.SIGNUP)
     password_hash = await deps.passwords.hash(password)
     try:
         sent = await _start(deps, phone, username, password_hash)
@@ -107,7 +107,7 @@ async def _claim_username(deps: Deps, key: str, *, except_phone: str) -> None:
 async def resend(deps: Deps, client: Client, phone_raw: str) -> CodeSent:
     """A new signup code for an unverified phone; for any other phone the same answer."""
     phone = deps.phone(phone_raw)
-    await guards.sms_budget(deps, client, phone)
+    await guards.sms_budget(deps, client, phone, purpose=codes.SIGNUP)
     async with in_transaction():
         user = await User.get_or_none(phone=phone, is_verified=False)
         issued = await codes.issue(

@@ -2,52 +2,105 @@
 
 from __future__ import annotations
 
+import json
+import re
+from collections.abc import Iterator
+
 from graphql import ASTValidationRule, GraphQLError, NoSchemaIntrospectionCustomRule
-from graphql.error import GraphQLSyntaxError
 from strawberry import Schema
-from strawberry.extensions import AddValidationRules, MaskErrors, ParserCache, ValidationCache
-from strawberry.extensions.max_aliases import create_validator as alias_rule
-from strawberry.extensions.max_tokens import MaxTokensLimiter
-from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
+from strawberry.extensions import (
+    AddValidationRules,
+    MaskErrors,
+    MaxTokensLimiter,
+    ParserCache,
+    SchemaExtension,
+    ValidationCache,
+)
 from strawberry.schema.config import StrawberryConfig
 
 from schema.operations import Mutation, Query
+from schema.query_limits import document_limits
 
-MAX_DEPTH = 8
+MAX_DEPTH = 8  # the schema nests 3 levels at most (changePassword.session.user.id)
 MAX_ALIASES = 15
 MAX_TOKENS = 2000
+SUGGESTION = re.compile(r"\s*Did you mean [^?]*\?")
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 # Built once: rule classes made per request would defeat the validation cache.
 LIMIT_RULES: list[type[ASTValidationRule]] = [
-    depth_rule(MAX_DEPTH, None, None),
-    alias_rule(MAX_ALIASES),
+    document_limits(max_aliases=MAX_ALIASES, max_depth=MAX_DEPTH)
 ]
+PRODUCTION_RULES: list[type[ASTValidationRule]] = [*LIMIT_RULES, NoSchemaIntrospectionCustomRule]
 
 
 def _should_mask(error: GraphQLError) -> bool:
-    """Mask faults; keep validation and syntax errors, which say what the client got wrong."""
+    """Mask faults: anything raised while resolving (errors with a path) and any exception
+    that is not GraphQL's own. Syntax, validation and variable errors stay visible: they
+    say what the client got wrong and come from the client's own document."""
     original = error.original_error
-    return not (original is None or isinstance(original, GraphQLSyntaxError))
+    return error.path is not None or not (original is None or isinstance(original, GraphQLError))
+
+
+class HideSuggestions(SchemaExtension):
+    """No "Did you mean ...?" in any error: field, argument, type and input field names
+    would otherwise leak the schema that production's introspection rule hides."""
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        for error in getattr(self.execution_context.result, "errors", None) or []:
+            error.message = SUGGESTION.sub("", error.message)
 
 
 def build_schema(*, production: bool) -> Schema:
-    rules = list(LIMIT_RULES)
+    rules = PRODUCTION_RULES if production else LIMIT_RULES
+    extensions: list[object] = [
+        # Factories: a fresh extension per request. The rules list is the same objects every
+        # time, so the validation cache (keyed on the rules) keeps hitting.
+        lambda: AddValidationRules(rules),
+        lambda: MaxTokensLimiter(MAX_TOKENS),
+        lambda: ParserCache(maxsize=256),
+        lambda: ValidationCache(maxsize=256),
+        lambda: MaskErrors(should_mask_error=_should_mask),
+    ]
     if production:
-        rules.append(NoSchemaIntrospectionCustomRule)
+        extensions.append(HideSuggestions)
     return Schema(
         query=Query,
         mutation=Mutation,
         config=StrawberryConfig(disable_field_suggestions=production),
-        # Factories: a fresh extension per request. The rules list is the same objects every
-        # time, so the validation cache (keyed on the rules) keeps hitting.
-        extensions=[
-            lambda: AddValidationRules(rules),
-            lambda: MaxTokensLimiter(MAX_TOKENS),
-            lambda: ParserCache(maxsize=256),
-            lambda: ValidationCache(maxsize=256),
-            lambda: MaskErrors(should_mask_error=_should_mask),
-        ],
+        extensions=extensions,  # type: ignore[arg-type]
     )
+
+
+def decode_request_json(data: str | bytes) -> object:
+    """The JSON of a request: an object (a list is refused later as batching). Anything
+    else, invalid UTF-8, over-long numbers or nesting too deep for the decoder raise
+    JSONDecodeError, which the GraphQL view answers with 400 instead of a server error."""
+    try:
+        value = json.loads(data)
+    except (ValueError, RecursionError) as e:  # JSONDecodeError, UnicodeDecodeError, ...
+        raise json.JSONDecodeError(f"invalid JSON ({type(e).__name__})", "", 0) from None
+    if not isinstance(value, dict | list):
+        raise json.JSONDecodeError("a GraphQL request is a JSON object", "", 0)
+    if _has_lone_surrogate(value):  # "\ud800" is JSON, but no text: it cannot be stored
+        raise json.JSONDecodeError("a string holds a lone UTF-16 surrogate", "", 0)
+    return value
+
+
+def _has_lone_surrogate(value: object) -> bool:
+    pending = [value]  # a stack, not recursion: the decoder allows deeper nesting
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            if LONE_SURROGATE.search(item):
+                return True
+        elif isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return False
 
 
 def export() -> str:
