@@ -18,6 +18,7 @@ from tortoise.transactions import in_transaction
 from models import User, VerificationCode
 from notifier.actions import Action
 from resolvers import codes, guards, tokens
+from resolvers.delivery import send_code
 from resolvers.deps import Client, Deps
 from resolvers.errors import CodeInvalid, CodeLocked, InputRejected, PhoneInUse, UsernameInUse
 from resolvers.phones import mask_phone
@@ -65,19 +66,13 @@ async def request(
         user.pending_phone = phone
         user.pending_username, user.pending_username_key = username or (None, None)
         await user.save(update_fields=["pending_phone", "pending_username", "pending_username_key"])
-        issued = await codes.issue(
-            deps.codes,
+        issued = await send_code(
+            deps,
+            Action.IDENTITY_CHANGE,
             purpose=codes.IDENTITY,
             subject=_subject(user),
             phone=destination,
             user_id=user.id,
-        )
-        await deps.outbox.enqueue(
-            Action.IDENTITY_CHANGE,
-            destination,
-            code=issued.code,
-            minutes=deps.codes.ttl_seconds // 60,
-            send_before=issued.expires_at,
         )
     deps.wake_outbox()
     return ChangePending(mask_phone(destination), issued.expires_at)

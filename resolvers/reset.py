@@ -8,6 +8,7 @@ from tortoise.transactions import in_transaction
 from models import User, VerificationCode
 from notifier.actions import Action
 from resolvers import codes, guards, tokens
+from resolvers.delivery import send_code
 from resolvers.deps import Client, Deps
 from resolvers.errors import CodeInvalid
 from resolvers.passwords import check_policy
@@ -19,21 +20,14 @@ async def request(deps: Deps, client: Client, phone_raw: str) -> CodeSent:
     await guards.sms_budget(deps, client, phone, purpose=codes.RESET)
     async with in_transaction():
         user = await User.get_or_none(phone=phone, is_verified=True)
-        issued = await codes.issue(
-            deps.codes,
+        issued = await send_code(
+            deps,
+            Action.RESET_PASSWORD,
             purpose=codes.RESET,
             subject=phone,
             phone=phone,
             user_id=user.id if user else None,
         )
-        if user is not None:
-            await deps.outbox.enqueue(
-                Action.RESET_PASSWORD,
-                phone,
-                code=issued.code,
-                minutes=deps.codes.ttl_seconds // 60,
-                send_before=issued.expires_at,
-            )
     deps.wake_outbox()
     return CodeSent(phone, issued.expires_at)
 

@@ -16,6 +16,7 @@ from tortoise.transactions import in_transaction
 from models import User, VerificationCode
 from notifier.actions import Action
 from resolvers import codes, guards, tokens
+from resolvers.delivery import send_code
 from resolvers.deps import Client, Deps
 from resolvers.errors import (
     AuthRequired,
@@ -99,20 +100,14 @@ async def login(
 async def _second_factor(deps: Deps, client: Client, user: User) -> SecondFactor:
     await guards.sms_budget(deps, client, user.phone)
     async with in_transaction():
-        issued = await codes.issue(
-            deps.codes,
+        issued = await send_code(
+            deps,
+            Action.LOGIN_CODE,
             purpose=codes.LOGIN,
             subject=user.phone,
             phone=user.phone,
             user_id=user.id,
             with_challenge=True,
-        )
-        await deps.outbox.enqueue(
-            Action.LOGIN_CODE,
-            user.phone,
-            code=issued.code,
-            minutes=deps.codes.ttl_seconds // 60,
-            send_before=issued.expires_at,
         )
     deps.wake_outbox()
     assert issued.challenge is not None

@@ -18,6 +18,7 @@ from models import User, VerificationCode
 from notifier.actions import Action
 from resolvers import codes, guards, tokens
 from resolvers.clock import now
+from resolvers.delivery import send_code
 from resolvers.deps import Client, Deps
 from resolvers.errors import CodeInvalid, CodeLocked, InputRejected, UsernameInUse
 from resolvers.passwords import check_policy
@@ -72,15 +73,13 @@ async def _start(
             user.username, user.username_key = username or (None, None)
             user.created_at = now()
             await user.save()
-        issued = await codes.issue(
-            deps.codes, purpose=codes.SIGNUP, subject=phone, phone=phone, user_id=user.id
-        )
-        await deps.outbox.enqueue(
+        issued = await send_code(
+            deps,
             Action.VERIFY_SIGNUP,
-            phone,
-            code=issued.code,
-            minutes=deps.codes.ttl_seconds // 60,
-            send_before=issued.expires_at,
+            purpose=codes.SIGNUP,
+            subject=phone,
+            phone=phone,
+            user_id=user.id,
         )
         return CodeSent(phone, issued.expires_at)
 
@@ -110,21 +109,14 @@ async def resend(deps: Deps, client: Client, phone_raw: str) -> CodeSent:
     await guards.sms_budget(deps, client, phone, purpose=codes.SIGNUP)
     async with in_transaction():
         user = await User.get_or_none(phone=phone, is_verified=False)
-        issued = await codes.issue(
-            deps.codes,
+        issued = await send_code(
+            deps,
+            Action.VERIFY_SIGNUP,
             purpose=codes.SIGNUP,
             subject=phone,
             phone=phone,
             user_id=user.id if user else None,
         )
-        if user is not None:
-            await deps.outbox.enqueue(
-                Action.VERIFY_SIGNUP,
-                phone,
-                code=issued.code,
-                minutes=deps.codes.ttl_seconds // 60,
-                send_before=issued.expires_at,
-            )
     deps.wake_outbox()
     return CodeSent(phone, issued.expires_at)
 
