@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
 import contextlib
 import gc
 import logging
@@ -31,6 +32,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from models import tortoise_config
 from notifier.outbox import OutboxWorker, RetryPolicy
 from notifier.senders import ConsoleSender, Sender
+from resolvers import metrics
 from resolvers import settings as config
 from resolvers.deps import Client, Deps, build_deps
 from resolvers.guards import client_key
@@ -38,10 +40,12 @@ from resolvers.settings import Settings, SettingsError
 from schema.context import Context
 from schema.graphql import build_schema, decode_request_json
 from schema.http import BodyLimit, health_routes, metrics_route, twilio_status_route
+from schema.observability import RequestIdFilter, RequestLog, observe
 
 log = logging.getLogger("phonegate")
 MAX_BODY_BYTES = 1024 * 1024
 MAINTENANCE_SECONDS = 600
+OUTBOX_SAMPLE_SECONDS = 5
 
 
 class GraphQLApp(GraphQL[Context, None]):
@@ -49,7 +53,7 @@ class GraphQLApp(GraphQL[Context, None]):
 
     def __init__(self, deps: Deps, *, production: bool) -> None:
         super().__init__(
-            build_schema(production=production),
+            observe(build_schema(production=production)),
             graphql_ide=None if production else "graphiql",
             allow_queries_via_get=not production,
             multipart_uploads_enabled=False,
@@ -105,11 +109,13 @@ def create_app(settings: Settings, *, sender: Sender | None = None) -> Starlette
             app.state.worker = worker
             worker.start()
             maintenance = asyncio.create_task(_maintain(deps))
+            sampler = asyncio.create_task(_sample_outbox())
             gc.freeze()  # start-up objects leave the collector's scans: shorter pauses
             try:
                 yield
             finally:
                 maintenance.cancel()
+                sampler.cancel()
                 await worker.stop()
                 await active_sender.close()
                 deps.passwords.close()
@@ -135,6 +141,7 @@ def create_app(settings: Settings, *, sender: Sender | None = None) -> Starlette
 
 def _middleware(settings: Settings) -> list[Middleware]:
     stack = [
+        Middleware(RequestLog),  # outermost: times and logs every request, 413s included
         Middleware(BodyLimit, max_bytes=MAX_BODY_BYTES),
         Middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies or "127.0.0.1"),
     ]
@@ -161,6 +168,17 @@ def _static_routes(settings: Settings) -> list[Mount]:
     if settings.production or not folder.is_dir():
         return []
     return [Mount("/", StaticFiles(directory=folder, html=True), name="spa")]
+
+
+async def _sample_outbox() -> None:
+    from resolvers.clock import now
+
+    while True:
+        try:
+            await metrics.sample_outbox(now())
+        except Exception:
+            log.exception("outbox metrics sample failed")
+        await asyncio.sleep(OUTBOX_SAMPLE_SECONDS)
 
 
 async def _maintain(deps: Deps) -> None:
@@ -201,9 +219,39 @@ def _configure_logging(settings: Settings) -> None:
         handler.setFormatter(JsonFormatter())
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(RequestIdFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.INFO)
+
+
+def _serve_metrics(settings: Settings) -> None:
+    """Several workers keep metrics in files that any worker's /metrics adds up; with
+    METRICS_PORT they are served on that port by this (the supervising) process instead."""
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    folder = os.environ.get(metrics.MULTIPROC_ENV)
+    if settings.web_concurrency > 1 and not folder:
+        folder = tempfile.mkdtemp(prefix="phonegate-metrics-")
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        os.environ[metrics.MULTIPROC_ENV] = folder  # read by the workers at import
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        for stale in Path(folder).glob("*.db"):  # left by an earlier run
+            stale.unlink()
+    if settings.metrics_port:
+        from prometheus_client import start_http_server
+        from prometheus_client.registry import REGISTRY, CollectorRegistry
+
+        registry = REGISTRY
+        if folder:
+            from prometheus_client.multiprocess import MultiProcessCollector
+
+            registry = CollectorRegistry()
+            MultiProcessCollector(registry, path=folder)  # type: ignore[no-untyped-call]
+        start_http_server(settings.metrics_port, addr=settings.host, registry=registry)
 
 
 def parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, dict[str, str]]:
@@ -262,6 +310,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(run_outbox_command(settings, retry=args.retry, limit=args.limit))
     if not settings.production:
         asyncio.run(migrate(settings))
+    _serve_metrics(settings)
     uvicorn.run(
         "main:app_factory",
         factory=True,

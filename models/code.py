@@ -31,3 +31,4 @@ class VerificationCode(Model):
     class Meta:
         table = "verification_codes"
         unique_together = (("purpose", "subject"),)
+        indexes = (("user_id",),)  # an account's codes, ended with the account

@@ -29,7 +29,10 @@ class OutboxMessage(Model):
 
     class Meta:
         table = "outbox_messages"
-        indexes = (("state", "next_attempt_at"),)
+        indexes = (
+            ("state", "next_attempt_at"),  # the claim of due messages
+            ("phone", "action"),  # a phone's queued messages of one kind (superseded codes)
+        )
 
 
 class MessageAttempt(Model):
@@ -44,3 +47,4 @@ class MessageAttempt(Model):
 
     class Meta:
         table = "message_attempts"
+        indexes = (("message_id",),)  # a message's attempts (and its cascade delete)

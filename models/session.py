@@ -17,6 +17,7 @@ class AuthSession(Model):
 
     class Meta:
         table = "auth_sessions"
+        indexes = (("user_id",),)  # ending a user's sessions
 
 
 class RefreshToken(Model):
@@ -31,3 +32,4 @@ class RefreshToken(Model):
 
     class Meta:
         table = "refresh_tokens"
+        indexes = (("session_id",),)  # a session's tokens (and its cascade delete)

@@ -23,3 +23,4 @@ class User(Model):
 
     class Meta:
         table = "users"
+        indexes = (("is_verified", "created_at"),)  # the purge of stale signups

@@ -3,12 +3,14 @@ and the JSON log format."""
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import logging
+from collections.abc import Awaitable
 from typing import Any
 
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
@@ -16,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from tortoise import connections
 
 from resolvers.deps import Deps
+from resolvers.metrics import exposition
 from resolvers.settings import Settings
 
 log = logging.getLogger("phonegate.http")
@@ -68,23 +71,17 @@ async def _too_large(scope: Scope, receive: Receive, send: Send) -> None:
     await response(scope, receive, send)
 
 
+READY_TIMEOUT_SECONDS = 2.0
+
+
 def health_routes(deps: Deps) -> list[Route]:
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
     async def readyz(request: Request) -> Response:
-        checks: dict[str, str] = {}
-        try:
-            await connections.get("default").execute_query("SELECT 1")
-            checks["database"] = "ok"
-        except Exception as e:  # any failure means not ready
-            checks["database"] = f"unreachable ({type(e).__name__})"
+        checks = {"database": await _check(_database_answers())}
         if not deps.settings.rate_limit_storage.startswith("memory"):
-            try:
-                ok = await deps.limits.ping()
-                checks["redis"] = "ok" if ok else "unreachable"
-            except Exception as e:
-                checks["redis"] = f"unreachable ({type(e).__name__})"
+            checks["redis"] = await _check(deps.limits.ping())
         ready = all(v == "ok" for v in checks.values())
         return JSONResponse(
             {"status": "ready" if ready else "not ready", **checks},
@@ -94,15 +91,33 @@ def health_routes(deps: Deps) -> list[Route]:
     return [Route("/healthz", healthz), Route("/readyz", readyz)]
 
 
+async def _database_answers() -> bool:
+    await connections.get("default").execute_query("SELECT 1")
+    return True
+
+
+async def _check(probe: Awaitable[bool]) -> str:
+    """ "ok", or why not: a dependency that hangs counts as unreachable after a bound."""
+    try:
+        ok = await asyncio.wait_for(probe, READY_TIMEOUT_SECONDS)
+    except TimeoutError:
+        return "unreachable (timeout)"
+    except Exception as e:  # any failure means not ready
+        return f"unreachable ({type(e).__name__})"
+    return "ok" if ok else "unreachable"
+
+
 def metrics_route(settings: Settings) -> Route:
     async def metrics(request: Request) -> Response:
+        if settings.metrics_port:  # served on its own port only (main.py)
+            return PlainTextResponse("Not Found", status_code=404)
         if settings.metrics_token:
             given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
             if not hmac.compare_digest(given.encode(), settings.metrics_token.encode()):
                 return PlainTextResponse("forbidden", status_code=403)
         elif settings.production:
             return PlainTextResponse("set METRICS_TOKEN to read metrics", status_code=403)
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+        return Response(exposition(), media_type=CONTENT_TYPE_LATEST)
 
     return Route("/metrics", metrics)
 

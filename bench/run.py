@@ -1,0 +1,413 @@
+"""phonegate's benchmark: ``uv run bench/run.py [--quick] [--db sqlite|postgres] [--workers N]``.
+
+Starts the server as a user would (``uv run main.py migrate`` then ``uv run main.py`` in
+production mode with WEB_CONCURRENCY=N, PostgreSQL or SQLite, Redis rate limits, the
+Twilio SMS backend pointed at a Twilio double in this process), drives it from this
+separate process over loopback, prints a table and, on its last line, one JSON object.
+
+Figures (all measured in this run, on this machine):
+  hello_rps          ``{ __typename }``: the cost of the HTTP + GraphQL path alone
+  argon2_bound_rps   argon2id hashes/s that N plain processes reach outside the server,
+                     same parameters: the ceiling for signup and login
+  signup/login/verify/me/request_reset_rps   closed loop, each against the same server
+  *_ratio            signup and login against argon2_bound_rps, verify against hello_rps
+  me_p99_ms_under_signup_load   p99 of paced ``me`` requests while signups saturate hashing
+  twilio_delay_added_ms   median signup latency with a Twilio double answering after 2 s,
+                     minus with one answering at once (SMS leave off the request path)
+  rss_mb_idle        resident memory of the largest worker, idle after the load
+Rate limits are raised for the bench server (RATE_LIMITS) and the resend cooldown is 0 so
+one phone can ask for reset codes repeatedly; every other setting is the default.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing
+import os
+import platform
+import random
+import secrets
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import loadgen
+import phonenumbers
+import servers
+from loadgen import Connection, Job, Phase
+from twilio_double import TwilioDouble
+
+sys.path.insert(0, str(servers.ROOT))
+from resolvers.settings import Settings  # the server's own defaults
+
+HELLO = "{ __typename }"
+SIGNUP = "mutation S($i: SignupInput!) { signup(input: $i) { __typename } }"
+VERIFY = (
+    "mutation V($i: VerifyPhoneInput!) { verifyPhone(input: $i) { __typename "
+    "... on Session { accessToken } } }"
+)
+LOGIN = (
+    "mutation L($i: LoginInput!) { login(input: $i) { __typename ... on Session { accessToken } } }"
+)
+ME = "query Me { me { id phone username isVerified } }"
+REQUEST_RESET = "mutation R($p: String!) { requestReset(phone: $p) { __typename } }"
+AREAS = ("415", "650", "212", "617", "303", "512", "206", "312", "404", "702")
+
+
+@dataclass
+class Account:
+    phone: str
+    password: str
+    token: str = ""
+
+
+@dataclass
+class Run:
+    host: str
+    port: int
+    double: TwilioDouble
+    phones: Iterator[str]
+    pending: list[Account] = field(default_factory=list)
+    verified: list[Account] = field(default_factory=list)
+    phases: list[Phase] = field(default_factory=list)
+
+
+def unique_phones(count: int) -> Iterator[str]:
+    seen: set[str] = set()
+    rng = random.Random(secrets.randbits(64))  # noqa: S311 - test data, not a secret
+    while len(seen) < count:
+        candidate = f"+1{rng.choice(AREAS)}{rng.randint(2_000_000, 9_999_999)}"
+        if candidate not in seen and phonenumbers.is_valid_number(phonenumbers.parse(candidate)):
+            seen.add(candidate)
+            yield candidate
+
+
+def password() -> str:
+    """A 12-character random password, as a password manager makes."""
+    return secrets.token_urlsafe(9)
+
+
+# --- jobs -------------------------------------------------------------------------------
+
+
+def typename(data: dict[str, Any]) -> str:
+    if data.get("errors"):
+        return "errors"
+    (value,) = data["data"].values()
+    return str(value["__typename"]) if isinstance(value, dict) else "null"
+
+
+def hello_job() -> Job:
+    async def job(conn: Connection) -> tuple[bool, str]:
+        data = await conn.graphql(HELLO)
+        return data.get("data") == {"__typename": "Query"}, "Query"
+
+    return job
+
+
+def signup_jobs(run: Run) -> Callable[[], Job | None]:
+    def next_job() -> Job | None:
+        account = Account(next(run.phones), password())
+
+        async def job(conn: Connection) -> tuple[bool, str]:
+            data = await conn.graphql(
+                SIGNUP, {"i": {"phone": account.phone, "password": account.password}}
+            )
+            kind = typename(data)
+            if kind == "VerificationSent":
+                run.pending.append(account)
+            return kind == "VerificationSent", kind
+
+        return job
+
+    return next_job
+
+
+def verify_jobs(run: Run, codes: dict[str, str]) -> Callable[[], Job | None]:
+    queue = [a for a in run.pending if a.phone in codes]
+    run.pending = [a for a in run.pending if a.phone not in codes]
+
+    def next_job() -> Job | None:
+        if not queue:
+            return None
+        account = queue.pop()
+
+        async def job(conn: Connection) -> tuple[bool, str]:
+            variables = {"i": {"phone": account.phone, "code": codes[account.phone]}}
+            data = await conn.graphql(VERIFY, variables)
+            kind = typename(data)
+            if kind == "Session":
+                account.token = data["data"]["verifyPhone"]["accessToken"]
+                run.verified.append(account)
+            return kind == "Session", kind
+
+        return job
+
+    return next_job
+
+
+def cycling(run: Run, make: Callable[[Account], Job]) -> Callable[[], Job | None]:
+    accounts = list(run.verified)
+    random.shuffle(accounts)
+    position = 0
+
+    def next_job() -> Job | None:
+        nonlocal position
+        if not accounts:
+            return None
+        account = accounts[position % len(accounts)]
+        position += 1
+        return make(account)
+
+    return next_job
+
+
+def login_job(account: Account) -> Job:
+    async def job(conn: Connection) -> tuple[bool, str]:
+        variables = {"i": {"identifier": account.phone, "password": account.password}}
+        kind = typename(await conn.graphql(LOGIN, variables))
+        return kind == "Session", kind
+
+    return job
+
+
+def me_job(account: Account) -> Job:
+    async def job(conn: Connection) -> tuple[bool, str]:
+        data = await conn.graphql(ME, token=account.token)
+        me = (data.get("data") or {}).get("me")
+        ok = isinstance(me, dict) and me.get("phone") == account.phone
+        return ok, "User" if ok else "null"
+
+    return job
+
+
+def reset_job(account: Account) -> Job:
+    async def job(conn: Connection) -> tuple[bool, str]:
+        kind = typename(await conn.graphql(REQUEST_RESET, {"p": account.phone}))
+        return kind == "ResetCodeSent", kind
+
+    return job
+
+
+# --- phases -----------------------------------------------------------------------------
+
+
+async def phase(
+    run: Run, name: str, seconds: float, connections: int, next_job: Callable[[], Job | None]
+) -> Phase:
+    result = await loadgen.closed_loop(name, run.host, run.port, connections, seconds, next_job)
+    run.phases.append(result)
+    return result
+
+
+async def collect_codes(run: Run, within: float) -> dict[str, str]:
+    """The codes of every pending signup, read from the double as the outbox sends them."""
+    deadline = time.monotonic() + within
+    while True:
+        codes = {a.phone: c for a in run.pending if (c := run.double.code(a.phone))}
+        if len(codes) == len(run.pending) or time.monotonic() > deadline:
+            return codes
+        await asyncio.sleep(0.1)
+
+
+async def me_under_signup_load(run: Run, seconds: float, connections: int) -> Phase:
+    stop = asyncio.Event()
+    probe = run.verified[0]
+    me_task = asyncio.create_task(
+        loadgen.paced("me under signup load", run.host, run.port, 2, 0.02, stop, me_job(probe))
+    )
+    await asyncio.sleep(0.2)
+    await phase(run, "signup (while me is paced)", seconds, connections, signup_jobs(run))
+    stop.set()
+    result = await me_task
+    run.phases.append(result)
+    return result
+
+
+async def signup_latency(run: Run, seconds: float, delay: float) -> Phase:
+    run.double.delay_seconds = delay
+    await asyncio.sleep(0.5)
+    return await phase(run, f"signup, Twilio answers in {delay:g}s", seconds, 4, signup_jobs(run))
+
+
+def _hash_loop(seconds: float, memory_kib: int, time_cost: int, parallelism: int) -> int:
+    from argon2 import PasswordHasher, Type
+
+    hasher = PasswordHasher(
+        time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism, type=Type.ID
+    )
+    hasher.hash("warm up")
+    count = 0
+    deadline = time.perf_counter() + seconds
+    while time.perf_counter() < deadline:
+        hasher.hash(password())
+        count += 1
+    return count
+
+
+def argon2_bound(processes: int, seconds: float, defaults: Settings) -> float:
+    """Hashes per second that ``processes`` plain processes reach, with the server's
+    parameters (each process hashes in a loop; the server is idle meanwhile)."""
+    params = (seconds, defaults.argon2_memory_kib, defaults.argon2_time_cost)
+    params_full = (*params, defaults.argon2_parallelism)
+    with multiprocessing.get_context("spawn").Pool(processes) as pool:
+        counts = pool.starmap(_hash_loop, [params_full] * processes)
+    return sum(counts) / seconds
+
+
+# --- the run ----------------------------------------------------------------------------
+
+
+async def drive(args: argparse.Namespace, run: Run, server: servers.Server) -> dict[str, Any]:
+    d = 0.6 if args.quick else 3.0
+    defaults = Settings()
+    figures: dict[str, Any] = {}
+    await asyncio.sleep(1.0)
+    figures["rss_mb_start"] = round(max(servers.rss_mb(p) for p in server.pids()), 1)
+
+    hello = await phase(run, "hello { __typename }", 3 * d, 32, lambda: hello_job())
+    bound = argon2_bound(args.workers, 3 * d, defaults)
+    signup = await phase(run, "signup", 5 * d, 16, signup_jobs(run))
+    codes = await collect_codes(run, 15)
+    verify = await phase(run, "verifyPhone", 5 * d, 32, verify_jobs(run, codes))
+    login = await phase(run, "login", 4 * d, 16, cycling(run, login_job))
+    me = await phase(run, "me", 3 * d, 32, cycling(run, me_job))
+    reset = await phase(run, "requestReset", 3 * d, 32, cycling(run, reset_job))
+    under = await me_under_signup_load(run, 4 * d, 16)
+    instant = await signup_latency(run, 4 * d, 0.0)
+    delayed = await signup_latency(run, 4 * d, 2.0)
+    run.double.delay_seconds = 0.0
+    await asyncio.sleep(2.0)
+    figures["rss_mb_idle"] = round(max(servers.rss_mb(p) for p in server.pids()), 1)
+
+    figures.update(
+        hello_rps=round(hello.rps, 1),
+        argon2_bound_rps=round(bound, 1),
+        signup_rps=round(signup.rps, 1),
+        login_rps=round(login.rps, 1),
+        verify_rps=round(verify.rps, 1),
+        me_rps=round(me.rps, 1),
+        request_reset_rps=round(reset.rps, 1),
+        signup_ratio=round(signup.rps / bound, 3) if bound else None,
+        login_ratio=round(login.rps / bound, 3) if bound else None,
+        verify_ratio=round(verify.rps / hello.rps, 3) if hello.rps else None,
+        me_p99_ms_under_signup_load=round(under.percentile(99), 1),
+        me_p50_ms_under_signup_load=round(under.percentile(50), 1),
+        twilio_delay_added_ms=round(
+            statistics.median(delayed.latencies) * 1000
+            - statistics.median(instant.latencies) * 1000,
+            1,
+        ),
+        signup_p50_ms=round(instant.percentile(50), 1),
+        verify_requests=verify.ok,
+        sms_received=len(run.double.messages),
+        argon2={
+            "memory_kib": defaults.argon2_memory_kib,
+            "time_cost": defaults.argon2_time_cost,
+            "parallelism": defaults.argon2_parallelism,
+        },
+    )
+    return figures
+
+
+def print_table(phases: list[Phase]) -> None:
+    print(f"{'phase':40} {'ok/s':>9} {'ok':>7} {'p50 ms':>8} {'p99 ms':>8}  other answers")
+    for p in phases:
+        other = {k: v for k, v in p.outcomes.items() if k not in ("Query", "User")}
+        print(
+            f"{p.name:40} {p.rps:9.1f} {p.ok:7d} {p.percentile(50):8.1f} "
+            f"{p.percentile(99):8.1f}  {other or ''}"
+        )
+
+
+def machine() -> dict[str, Any]:
+    model = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "cpu": model,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "loadavg_1m_at_end": round(os.getloadavg()[0], 2),
+    }
+
+
+async def bench(args: argparse.Namespace, database_url: str, folder: Path) -> dict[str, Any]:
+    double = await TwilioDouble().start()
+    port = servers.free_port()
+    env = servers.base_env(
+        database_url,
+        port,
+        WEB_CONCURRENCY=str(args.workers),
+        RATE_LIMIT_STORAGE=args.limits,
+        RATE_LIMITS=servers.OPEN_LIMITS,
+        RESEND_COOLDOWN_SECONDS="0",
+        SMS_BACKEND="twilio",
+        TWILIO_ACCOUNT_SID="AC" + "0" * 32,
+        TWILIO_AUTH_TOKEN="bench-token",
+        TWILIO_FROM_NUMBER="+15005550006",
+        TWILIO_API_BASE_URL=double.base_url,
+    )
+    server = await asyncio.to_thread(servers.start, env, folder / "server.log")
+    try:
+        run = Run("127.0.0.1", port, double, unique_phones(1_000_000))
+        figures = await drive(args, run, server)
+    finally:
+        started = time.perf_counter()
+        figures_exit = await asyncio.to_thread(server.stop)
+        stop_seconds = time.perf_counter() - started
+        await double.stop()
+    print_table(run.phases)
+    figures.update(server_exit_code=figures_exit, server_stop_seconds=round(stop_seconds, 2))
+    return figures
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="short phases (under a minute)")
+    parser.add_argument("--db", choices=["postgres", "sqlite"], default="postgres")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument(
+        "--limits",
+        default=servers.REDIS_URL,
+        help="RATE_LIMIT_STORAGE for the server (default: Redis db 14)",
+    )
+    args = parser.parse_args()
+    started = time.perf_counter()
+    load_before = round(os.getloadavg()[0], 2)
+    with tempfile.TemporaryDirectory(prefix="phonegate-bench-") as tmp:
+        folder = Path(tmp)
+        databases = (
+            servers.postgres_database()
+            if args.db == "postgres"
+            else servers.sqlite_database(folder)
+        )
+        with databases as database_url:
+            figures = asyncio.run(bench(args, database_url, folder))
+    result = {
+        **figures,
+        "db": args.db,
+        "workers": args.workers,
+        "quick": args.quick,
+        "limits": args.limits.split("://")[0],
+        "machine": {**machine(), "loadavg_1m_at_start": load_before},
+        "bench_seconds": round(time.perf_counter() - started, 1),
+    }
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,213 @@
+"""Start phonegate as a user would (``uv run main.py``) and look at its processes.
+
+Used by bench/run.py, bench/peer.py and the multi-worker tests. Everything listens on
+loopback, on ports picked free; every process started here is stopped here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+POSTGRES_ADMIN = os.environ.get(
+    "PHONEGATE_TEST_POSTGRES", "postgres://postgres@127.0.0.1:5432/postgres"
+)
+REDIS_URL = os.environ.get("PHONEGATE_BENCH_REDIS", "redis://127.0.0.1:6379/14")
+SECRET = "bench-secret-" + "b" * 40
+# Limits high enough that a bench or test load from one address is never refused.
+OPEN_LIMITS = ",".join(
+    f"{name}=100000000/minute"
+    for name in (
+        "sms_per_phone",
+        "sms_per_client",
+        "sms_per_prefix",
+        "sms_global",
+        "verify_per_client",
+        "login_per_client",
+        "failures_per_account",
+        "account_ops",
+    )
+)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@dataclass
+class Server:
+    """One ``main.py`` serving on 127.0.0.1:port, its output going to ``log_path``."""
+
+    process: subprocess.Popen[bytes]
+    port: int
+    log_path: Path
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def pids(self) -> list[int]:
+        """The processes that serve requests: the spawned workers, or the one process."""
+        family = descendants(self.process.pid)
+        workers = [p for p in family if b"spawn_main" in _cmdline(p)]
+        if workers:
+            return workers
+        return [p for p in family if b"main.py" in _cmdline(p) and b"python" in _cmdline(p)]
+
+    def stop(self, timeout: float = 30.0) -> int:
+        """SIGTERM (a graceful stop), then SIGKILL past ``timeout``; the exit code."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                return self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                for pid in [*descendants(self.process.pid), self.process.pid]:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGKILL)
+                self.process.wait(5)
+        return self.process.returncode
+
+
+def base_env(database_url: str, port: int, **extra: str) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("PHONEGATE_", "PROMETHEUS_")) and k not in ("WEB_CONCURRENCY",)
+    }
+    env.update(
+        {
+            "APP_ENV": "production",
+            "HOST": "127.0.0.1",
+            "PORT": str(port),
+            "DATABASE_URL": database_url,
+            "JWT_SECRET": SECRET,
+            "LOG_FORMAT": "json",
+            "NO_PROXY": "127.0.0.1,localhost",
+            "no_proxy": "127.0.0.1,localhost",
+        }
+    )
+    env.update(extra)
+    return env
+
+
+def migrate(env: dict[str, str], command: Sequence[str]) -> None:
+    subprocess.run(  # noqa: S603 - our own command line
+        [*command, "migrate"], cwd=ROOT, env=env, check=True, capture_output=True, timeout=120
+    )
+
+
+def start(
+    env: dict[str, str],
+    log_path: Path,
+    *,
+    command: Sequence[str] = ("uv", "run", "--no-sync", "main.py"),
+    migrate_first: bool = True,
+    ready_timeout: float = 60.0,
+) -> Server:
+    """Migrate (the production step), then serve until /readyz answers 200."""
+    if migrate_first:
+        migrate(env, command)
+    out = log_path.open("wb")
+    process = subprocess.Popen(  # noqa: S603 - our own command line
+        list(command), cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
+    )
+    out.close()
+    server = Server(process, int(env["PORT"]), log_path, env)
+    try:
+        wait_ready(server, ready_timeout)
+    except BaseException:
+        server.stop(5)
+        raise
+    return server
+
+
+def wait_ready(server: Server, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise RuntimeError(f"server exited {server.process.returncode}:\n{server.log()}")
+        with contextlib.suppress(OSError, urllib.error.URLError):
+            with urllib.request.urlopen(f"{server.url}/readyz", timeout=2) as r:  # noqa: S310
+                if r.status == 200:
+                    return
+        time.sleep(0.2)
+    raise TimeoutError(f"server not ready in {timeout}s:\n{server.log()}")
+
+
+def descendants(pid: int) -> list[int]:
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                stat = (entry / "stat").read_text()
+                parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    found, frontier = [], [pid]
+    while frontier:
+        parent = frontier.pop()
+        children = [p for p, pp in parents.items() if pp == parent]
+        found.extend(children)
+        frontier.extend(children)
+    return found
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+# --- databases --------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def postgres_database(prefix: str = "phonegate_bench") -> Iterator[str]:
+    """A fresh PostgreSQL database for one run, dropped afterwards."""
+    import asyncio
+
+    import asyncpg
+
+    name = f"{prefix}_{os.getpid()}_{secrets.token_hex(3)}"
+
+    async def admin(sql: str) -> None:
+        conn = await asyncpg.connect(POSTGRES_ADMIN, timeout=5)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    try:
+        yield f"{POSTGRES_ADMIN.rsplit('/', 1)[0]}/{name}"
+    finally:
+        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@contextlib.contextmanager
+def sqlite_database(folder: Path) -> Iterator[str]:
+    yield f"sqlite://{folder / 'bench.sqlite3'}"
