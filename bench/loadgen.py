@@ -72,6 +72,7 @@ class Phase:
     seconds: float = 0.0
     latencies: list[float] = field(default_factory=list)  # of successes, in seconds
     outcomes: dict[str, int] = field(default_factory=dict)
+    server_cpu: float = 0.0  # CPU seconds the server's workers used during the phase
 
     @property
     def ok(self) -> int:

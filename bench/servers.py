@@ -109,9 +109,12 @@ def base_env(database_url: str, port: int, **extra: str) -> dict[str, str]:
 
 
 def migrate(env: dict[str, str], command: Sequence[str]) -> None:
-    subprocess.run(  # noqa: S603 - our own command line
-        [*command, "migrate"], cwd=ROOT, env=env, check=True, capture_output=True, timeout=120
+    done = subprocess.run(  # noqa: S603 - our own command line
+        [*command, "migrate"], cwd=ROOT, env=env, capture_output=True, timeout=120
     )
+    if done.returncode != 0:
+        output = (done.stdout + done.stderr).decode(errors="replace")
+        raise RuntimeError(f"migrate exited {done.returncode}:\n{output}")
 
 
 def start(
