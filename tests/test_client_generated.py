@@ -7,8 +7,10 @@ one async method per document in clients/operations/, the access token as a head
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
@@ -53,6 +55,7 @@ from clients.python.phonegate_client import (
 from tests.support import OTHER_PASSWORD, STRONG_PASSWORD, Api, new_phone
 
 T = TypeVar("T")
+CLIENT_DIR = Path(__file__).resolve().parent.parent / "clients" / "python"
 THIRD_PASSWORD = "harbor pepper violin 31"
 
 
@@ -258,3 +261,20 @@ async def test_reset_change_password_identity_change_and_delete(client, app):
         SetTwoFactorInput(current_password=THIRD_PASSWORD, enabled=True), **bearer(token)
     )
     expect(after.set_two_factor, SetTwoFactorSetTwoFactorNotAuthenticated)
+
+
+async def test_the_readme_walkthrough_script_verifies_an_account(app, monkeypatch, capsys):
+    # given: clients/python/walkthrough.py as the README runs it, with the app as server
+    monkeypatch.syspath_prepend(str(CLIENT_DIR))
+    walkthrough = importlib.import_module("walkthrough")
+    client = walkthrough.PhonegateClient(url="http://testserver/graphql", http_client=app.http)
+    phone = new_phone()
+
+    async def read_code(to: str, action: str) -> str:
+        return await app.sms.code(to, action)
+
+    # when
+    verified = await walkthrough.walkthrough(client, phone, STRONG_PASSWORD, read_code)
+    # then
+    assert verified == phone
+    assert "Verified" in capsys.readouterr().out
