@@ -101,8 +101,8 @@ LogoutResult: TypeAlias = Annotated[
     LoggedOut | NotAuthenticated,
     _union(
         "LogoutResult",
-        "LoggedOut once the session(s) ended: forget the tokens. NotAuthenticated: neither "
-        "the access token nor the refresh token named a live session (nothing to end).",
+        "LoggedOut once the session(s) ended (also when already ended): forget the tokens. "
+        "NotAuthenticated: neither a valid access token nor a known refresh token was sent.",
     ),
 ]
 RequestResetResult: TypeAlias = Annotated[
