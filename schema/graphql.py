@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Iterator
+from datetime import datetime
 
 from graphql import ASTValidationRule, GraphQLError, NoSchemaIntrospectionCustomRule
 from strawberry import Schema
@@ -17,6 +19,7 @@ from strawberry.extensions import (
     ValidationCache,
 )
 from strawberry.schema.config import StrawberryConfig
+from strawberry.schema.types.base_scalars import DateTimeDefinition
 
 from schema.operations import Mutation, Query
 from schema.query_limits import document_limits
@@ -52,6 +55,15 @@ class HideSuggestions(SchemaExtension):
             error.message = SUGGESTION.sub("", error.message)
 
 
+# Our only scalar, with a description a client author can act on (Strawberry's says only
+# "Date with time (isoformat)").
+DATETIME = dataclasses.replace(
+    DateTimeDefinition,
+    description="An instant in UTC, ISO 8601 with offset, e.g. 2026-11-28T00:10:00+00:00; "
+    "compare it with the client's clock to know when a code or token expires.",
+)
+
+
 def build_schema(*, production: bool) -> Schema:
     rules = PRODUCTION_RULES if production else LIMIT_RULES
     extensions: list[object] = [
@@ -68,7 +80,9 @@ def build_schema(*, production: bool) -> Schema:
     return Schema(
         query=Query,
         mutation=Mutation,
-        config=StrawberryConfig(disable_field_suggestions=production),
+        config=StrawberryConfig(
+            disable_field_suggestions=production, scalar_map={datetime: DATETIME}
+        ),
         extensions=extensions,  # type: ignore[arg-type]
     )
 
