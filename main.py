@@ -30,6 +30,7 @@ from tortoise.contrib.starlette import RegisterTortoise
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from models import tortoise_config
+from notifier.callbacks import callback_url, status_route
 from notifier.outbox import OutboxWorker, RetryPolicy
 from notifier.senders import ConsoleSender, Sender
 from resolvers import metrics
@@ -39,7 +40,7 @@ from resolvers.guards import client_key
 from resolvers.settings import Settings, SettingsError
 from schema.context import Context
 from schema.graphql import build_schema, decode_request_json
-from schema.http import BodyLimit, health_routes, metrics_route, twilio_status_route
+from schema.http import BodyLimit, health_routes, metrics_route
 from schema.observability import RequestIdFilter, RequestLog, observe
 
 log = logging.getLogger("phonegate")
@@ -83,11 +84,6 @@ def make_sender(settings: Settings) -> Sender:
     return ConsoleSender()
 
 
-def status_callback_url(settings: Settings) -> str | None:
-    base = settings.public_base_url.rstrip("/")
-    return f"{base}/twilio/status" if base else None
-
-
 def create_app(settings: Settings, *, sender: Sender | None = None) -> Starlette:
     deps = build_deps(settings)
 
@@ -100,10 +96,13 @@ def create_app(settings: Settings, *, sender: Sender | None = None) -> Starlette
                 active_sender,
                 retry=RetryPolicy(
                     max_attempts=settings.outbox_max_attempts,
+                    base_seconds=settings.outbox_retry_base_seconds,
                     max_seconds=settings.outbox_retry_max_seconds,
                     lease_seconds=settings.outbox_lease_seconds,
                 ),
-                status_callback=status_callback_url(settings),
+                status_callback=callback_url(settings),
+                concurrency=settings.outbox_concurrency,
+                poll_seconds=settings.outbox_poll_seconds,
             )
             deps.wake_outbox = worker.wake
             app.state.worker = worker
@@ -116,7 +115,7 @@ def create_app(settings: Settings, *, sender: Sender | None = None) -> Starlette
             finally:
                 maintenance.cancel()
                 sampler.cancel()
-                await worker.stop()
+                await worker.stop(drain_seconds=settings.twilio_timeout_seconds)
                 await active_sender.close()
                 deps.passwords.close()
 
@@ -124,7 +123,7 @@ def create_app(settings: Settings, *, sender: Sender | None = None) -> Starlette
         routes=[
             *health_routes(deps),
             metrics_route(settings),
-            twilio_status_route(settings),
+            status_route(settings),  # parses its form itself: no python-multipart needed
             Route(
                 "/graphql",
                 GraphQLApp(deps, production=settings.production),

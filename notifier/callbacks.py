@@ -1,22 +1,67 @@
-"""Twilio delivery-status callbacks: signature checked against PUBLIC_BASE_URL."""
+"""Twilio delivery-status callbacks: POST /twilio/status, signature checked.
+
+Twilio signs the URL it called plus the POST parameters with the auth token. Behind a TLS
+proxy the app does not see that URL, so it is rebuilt from PUBLIC_BASE_URL. Without
+PUBLIC_BASE_URL or an auth token no callback is accepted. A refused callback changes nothing
+(403); an accepted one answers 204 whether or not the message is known (Twilio has nothing
+to retry).
+"""
 
 from __future__ import annotations
+
+from urllib.parse import parse_qsl
+
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
 
 from notifier.outbox import record_status
 from resolvers.settings import Settings
 
+PATH = "/twilio/status"
+# A callback may overtake the worker's record of the message id Twilio gave it.
+UNKNOWN_SID_WAIT_SECONDS = 2.0
 
-async def handle_status(settings: Settings, params: dict[str, str], signature: str) -> bool:
-    """Apply a signed callback; False (nothing changed) when the signature does not hold."""
+
+def callback_url(settings: Settings) -> str | None:
+    """Where Twilio reports delivery: PUBLIC_BASE_URL + /twilio/status (None if unset)."""
+    base = settings.public_base_url.rstrip("/")
+    return f"{base}{PATH}" if base else None
+
+
+def signature_holds(settings: Settings, params: dict[str, str], signature: str, query: str) -> bool:
     from twilio.request_validator import RequestValidator
 
-    if not settings.public_base_url or not settings.twilio_auth_token or not signature:
+    url = callback_url(settings)
+    if url is None or not settings.twilio_auth_token or not signature:
         return False
-    url = f"{settings.public_base_url.rstrip('/')}/twilio/status"
-    if not RequestValidator(settings.twilio_auth_token).validate(url, params, signature):
+    if query:
+        url = f"{url}?{query}"
+    return bool(RequestValidator(settings.twilio_auth_token).validate(url, params, signature))
+
+
+async def handle_status(
+    settings: Settings, params: dict[str, str], signature: str, query: str = ""
+) -> bool:
+    """Apply a signed callback; False (nothing changed) when the signature does not hold."""
+    if not signature_holds(settings, params, signature, query):
         return False
     sid = params.get("MessageSid") or params.get("SmsSid") or ""
     status = params.get("MessageStatus") or params.get("SmsStatus") or ""
-    error = params.get("ErrorCode")
-    await record_status(sid, status, int(error) if error and error.isdigit() else None)
+    error = params.get("ErrorCode", "")
+    code = int(error) if error.isdigit() else None
+    await record_status(sid, status, code, wait_seconds=UNKNOWN_SID_WAIT_SECONDS)
     return True
+
+
+def status_route(settings: Settings) -> Route:
+    """The callback endpoint; Twilio posts application/x-www-form-urlencoded fields."""
+
+    async def status(request: Request) -> Response:
+        body = (await request.body()).decode("utf-8", errors="replace")
+        params = dict(parse_qsl(body, keep_blank_values=True))
+        signature = request.headers.get("x-twilio-signature", "")
+        ok = await handle_status(settings, params, signature, request.url.query)
+        return PlainTextResponse("", status_code=204 if ok else 403)
+
+    return Route(PATH, status, methods=["POST"])

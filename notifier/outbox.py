@@ -1,11 +1,34 @@
 """The outbox: messages written with the change that causes them, sent after commit.
 
-``enqueue`` runs inside the caller's transaction. The ``OutboxWorker`` claims due messages
-with a guarded update (exactly one worker wins each claim, on SQLite and PostgreSQL alike),
-sends them outside any transaction, and records every attempt. A message left in "sending"
-by a dead worker is claimed again once its lease expires. Transient provider failures are
-retried with capped exponential backoff and jitter; permanent ones are not. A code message
-whose code has expired is not sent late. Bodies are cleared once a message is final.
+States of a message (models/outbox.py)::
+
+    queued -> sending -> sent -> delivered | undelivered | failed     (status callbacks)
+                 |  \\-> queued      a transient failure: tried again after a backoff
+                 \\----> abandoned   refused for good, last try spent, code expired or
+                                    superseded by a newer code
+    suppressed                      a TEST_PHONE_CODES number: never sent
+
+Every try is a MessageAttempt row (time, outcome, provider error code). Outcomes: ``sent``,
+``found`` (an earlier try had reached the provider), ``error`` (transient), ``unknown``
+(the provider may have accepted it: timeout, lost connection), ``refused`` (permanent),
+``expired``, ``superseded``, ``lost`` (its worker died mid-send), ``interrupted`` (its
+worker was stopped mid-send); callbacks add ``delivered`` / ``undelivered`` / ``failed``,
+the operator's ``main.py outbox --retry`` adds ``requeued``.
+
+``Outbox.enqueue`` runs inside the caller's transaction. The ``OutboxWorker`` claims due
+messages with one guarded UPDATE each (the state and claim token it read), so exactly one
+worker wins each claim, across processes, on SQLite and PostgreSQL alike. A claim holds a
+lease; a message left in "sending" by a dead worker is claimed again once it expires.
+Sends run outside any transaction, several at once, each bounded by the sender's timeout.
+
+Nothing lost, nothing twice: before trying again after an uncertain try, the worker asks
+the provider whether it already accepted the message (``Reconciler.find_sent``) and
+records that instead of sending a second copy. Transient failures are retried with capped
+exponential backoff and jitter; permanent ones are not. A code message whose code has
+expired (or been replaced by a newer one) is not sent late.
+
+Bodies hold codes: they are cleared once a message is final. Only an abandoned notice
+(no code in it) that an operator could still send keeps its body for ``--retry``.
 """
 
 from __future__ import annotations
@@ -20,10 +43,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from tortoise.expressions import F, Q
+from tortoise.queryset import QuerySet
+from tortoise.transactions import in_transaction
 
 from models import MessageAttempt, OutboxMessage
-from notifier.actions import Action
-from notifier.senders import Sender, SendError
+from notifier.actions import CODE_ACTIONS, Action
+from notifier.senders import Reconciler, Sender, SendError
 from notifier.templates import Templates
 from resolvers import metrics
 from resolvers.clock import now
@@ -39,8 +64,24 @@ QUEUED, SENDING, SENT, ABANDONED, SUPPRESSED = (
 )
 DELIVERED, UNDELIVERED, FAILED = "delivered", "undelivered", "failed"
 FINAL = frozenset({ABANDONED, SUPPRESSED, DELIVERED, UNDELIVERED, FAILED})
-# Callback statuses, in the order they can only move forward.
-STATUS_RANK = {QUEUED: 0, SENDING: 1, SENT: 2, DELIVERED: 3, UNDELIVERED: 3, FAILED: 3}
+# Twilio's MessageStatus values that settle a sent message; the others (accepted, queued,
+# sending, sent, ...) say no more than "sent" already does.
+CALLBACK_STATES = {
+    "delivered": DELIVERED,
+    "read": DELIVERED,
+    "undelivered": UNDELIVERED,
+    "failed": FAILED,
+    "canceled": FAILED,
+}
+# Outcomes after which the provider may hold the message although we did not hear so.
+UNCERTAIN = frozenset({"unknown", "lost", "interrupted"})
+SUPERSEDED = "superseded by a newer code"
+# Codes the flows keep one of per phone (resolvers: codes keyed by purpose and phone), so a
+# newer message of the kind to the same phone carries the only live code. An identity
+# change code is keyed by the account instead: two accounts may send one to the same phone.
+REPLACEABLE = frozenset({Action.VERIFY_SIGNUP, Action.LOGIN_CODE, Action.RESET_PASSWORD})
+# How far back an uncertain try is looked for at the provider (clock skew included).
+RECONCILE_MARGIN = timedelta(minutes=5)
 
 
 @dataclass
@@ -61,17 +102,25 @@ class Outbox:
         **extra: str,
     ) -> OutboxMessage:
         """Queue one message; call inside the transaction of the change that causes it."""
-        suppressed = phone in self.suppressed_phones
-        body = (
-            None
-            if suppressed
-            else self.templates.render(action, code=code, minutes=minutes, **extra)
-        )
+        if phone in self.suppressed_phones:
+            return await OutboxMessage.create(
+                action=action.value,
+                phone=phone,
+                body=None,
+                state=SUPPRESSED,
+                next_attempt_at=now(),
+                send_before=send_before,
+            )
+        body = self.templates.render(action, code=code, minutes=minutes, **extra)
+        if action in REPLACEABLE:  # the older code is dead: its message must not go out
+            await OutboxMessage.filter(action=action.value, phone=phone, state=QUEUED).update(
+                state=ABANDONED, body=None, last_error=SUPERSEDED
+            )
         return await OutboxMessage.create(
             action=action.value,
             phone=phone,
             body=body,
-            state=SUPPRESSED if suppressed else QUEUED,
+            state=QUEUED,
             next_attempt_at=now(),
             send_before=send_before,
         )
@@ -79,7 +128,7 @@ class Outbox:
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    max_attempts: int = 12
+    max_attempts: int = 20
     base_seconds: float = 1.0
     max_seconds: float = 60.0
     lease_seconds: float = 60.0
@@ -90,6 +139,12 @@ class RetryPolicy:
         return step / 2 + random.uniform(0, step / 2)  # noqa: S311 - jitter, not a secret
 
 
+@dataclass
+class Claim:
+    message: OutboxMessage
+    uncertain: bool  # an earlier try may have reached the provider
+
+
 class OutboxWorker:
     def __init__(
         self,
@@ -97,19 +152,20 @@ class OutboxWorker:
         *,
         retry: RetryPolicy,
         status_callback: str | None = None,
-        batch: int = 20,
-        idle_seconds: float = 1.0,
+        concurrency: int = 16,
+        poll_seconds: float = 1.0,
         on_sent: Callable[[OutboxMessage], None] | None = None,
     ) -> None:
         self.sender = sender
         self.retry = retry
         self.status_callback = status_callback
-        self.batch = batch
-        self.idle_seconds = idle_seconds
+        self.concurrency = concurrency
+        self.poll_seconds = poll_seconds
         self.on_sent = on_sent
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._claimed: set[int] = set()
+        self._inflight: dict[int, tuple[Claim, asyncio.Task[None]]] = {}
+        self._next_due: float | None = None
         self._stopping = False
 
     def wake(self) -> None:
@@ -118,109 +174,210 @@ class OutboxWorker:
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="outbox-worker")
 
-    async def stop(self) -> None:
-        """Stop claiming, and put back what was claimed but not sent."""
+    async def stop(self, drain_seconds: float = 0.0) -> None:
+        """Stop claiming; let sends in flight finish, and put back what they could not."""
         self._stopping = True
+        self._wake.set()
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        if self._claimed:
-            await OutboxMessage.filter(id__in=list(self._claimed), state=SENDING).update(
-                state=QUEUED, lease_until=None, claim_token=None, attempts=F("attempts") - 1
-            )
+            try:
+                await asyncio.wait_for(asyncio.shield(self._task), timeout=5)
+            except TimeoutError:
+                self._task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._task
+        inflight = list(self._inflight.values())
+        if not inflight:
+            return
+        _, pending = await asyncio.wait([t for _, t in inflight], timeout=drain_seconds or None)
+        cut = [claim for claim, task in inflight if task in pending]
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        for claim in cut:
+            await self._put_back(claim.message)
+
+    # --- the loop ------------------------------------------------------------------------
 
     async def _run(self) -> None:
         while not self._stopping:
             try:
-                worked = await self.run_once()
-            except asyncio.CancelledError:
-                raise
+                started = await self._fill()
             except Exception:
-                log.exception("outbox worker pass failed; retrying")
-                worked = 0
-            if not worked:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self.idle_seconds)
-                self._wake.clear()
+                log.exception("outbox worker pass failed; trying again")
+                started = 0
+            if not started:
+                await self._idle()
+
+    async def _fill(self) -> int:
+        free = self.concurrency - len(self._inflight)
+        if free <= 0:
+            return 0
+        claims = await self.claim(free)
+        for claim in claims:
+            self._spawn(claim)
+        return len(claims)
+
+    def _spawn(self, claim: Claim) -> None:
+        message_id = claim.message.id
+        task = asyncio.create_task(self.deliver(claim), name=f"outbox-{message_id}")
+        self._inflight[message_id] = (claim, task)
+
+        def done(_: asyncio.Task[None]) -> None:
+            self._inflight.pop(message_id, None)
+            self._wake.set()  # a free slot
+
+        task.add_done_callback(done)
+
+    async def _idle(self) -> None:
+        loop = asyncio.get_running_loop()
+        timeout = self.poll_seconds
+        if self._next_due is not None:
+            timeout = max(0.0, min(timeout, self._next_due - loop.time()))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), timeout)
+        self._wake.clear()
+        if self._next_due is not None and self._next_due <= loop.time():
+            self._next_due = None
+
+    def _due_in(self, seconds: float) -> None:
+        due = asyncio.get_running_loop().time() + seconds
+        self._next_due = due if self._next_due is None else min(self._next_due, due)
 
     async def run_once(self) -> int:
-        """Claim and send what is due; the number of messages handled."""
-        claimed = await self.claim()
-        if claimed:
-            await asyncio.gather(*(self.deliver(m) for m in claimed))
-        return len(claimed)
+        """Claim and send what is due now; the number of messages handled."""
+        claims = await self.claim(self.concurrency)
+        await asyncio.gather(*(self.deliver(c) for c in claims))
+        return len(claims)
 
-    async def claim(self) -> list[OutboxMessage]:
+    # --- claiming ------------------------------------------------------------------------
+
+    async def claim(self, limit: int) -> list[Claim]:
         at = now()
         due = (
             await OutboxMessage.filter(
                 Q(state=QUEUED, next_attempt_at__lte=at) | Q(state=SENDING, lease_until__lt=at)
             )
-            .order_by("next_attempt_at")
-            .limit(self.batch)
+            .order_by("next_attempt_at", "id")
+            .limit(limit)
         )
-        claimed = []
+        random.shuffle(due)  # workers read the same rows: spread their guarded updates
+        claims = []
         for message in due:
-            token = secrets.token_hex(8)
-            lease = at + timedelta(seconds=self.retry.lease_seconds)
+            claim = await self._take(message, at)
+            if claim is not None:
+                claims.append(claim)
+        return claims
+
+    async def _take(self, message: OutboxMessage, at: datetime) -> Claim | None:
+        token = secrets.token_hex(8)
+        reclaimed = message.state == SENDING
+        async with in_transaction():
             won = await OutboxMessage.filter(
                 id=message.id, state=message.state, claim_token=message.claim_token
             ).update(
-                state=SENDING, claim_token=token, lease_until=lease, attempts=F("attempts") + 1
+                state=SENDING,
+                claim_token=token,
+                lease_until=at + timedelta(seconds=self.retry.lease_seconds),
+                attempts=F("attempts") + 1,
             )
-            if won == 1:
-                message.state, message.claim_token = SENDING, token
-                message.attempts += 1
-                claimed.append(message)
-                self._claimed.add(message.id)
-        return claimed
+            if won == 1 and reclaimed:
+                await _record(message.id, "lost", None, "its worker stopped mid-send")
+        if won != 1:
+            return None
+        uncertain = reclaimed or await _last_try_uncertain(message)
+        message.state, message.claim_token = SENDING, token
+        message.attempts += 1
+        return Claim(message, uncertain)
 
-    async def deliver(self, message: OutboxMessage) -> None:
+    # --- one message ---------------------------------------------------------------------
+
+    async def deliver(self, claim: Claim) -> None:
         try:
-            if message.send_before is not None and now() >= message.send_before:
-                await self._finish(message, ABANDONED, "expired", detail="code expired unsent")
-                return
-            try:
-                sid = await self.sender.send(
-                    message.phone,
-                    message.body or "",
-                    action=message.action,
-                    status_callback=self.status_callback,
-                )
-            except SendError as e:
-                await self._failed(message, e)
-                return
-            await self._finish(message, SENT, "sent", sid=sid)
-        finally:
-            self._claimed.discard(message.id)
+            await self._attempt(claim)
+        except Exception:  # the database failed us: the lease brings the message back
+            log.exception("SMS %s: could not record its try", claim.message.id)
 
-    async def _failed(self, message: OutboxMessage, error: SendError) -> None:
-        metrics.SMS.labels(action=message.action, outcome="error").inc()
-        if error.transient and message.attempts < self.retry.max_attempts:
-            retry_at = now() + timedelta(seconds=self.retry.delay(message.attempts))
-            await OutboxMessage.filter(id=message.id, claim_token=message.claim_token).update(
+    async def _attempt(self, claim: Claim) -> None:
+        message = claim.message
+        if message.send_before is not None and now() >= message.send_before:
+            await self._finish(message, ABANDONED, "expired", detail="code expired unsent")
+            return
+        if await _superseded(message):
+            await self._finish(message, ABANDONED, "superseded", detail=SUPERSEDED)
+            return
+        uncertain = claim.uncertain
+        try:
+            if uncertain:
+                sid = await self._reconcile(message)
+                if sid is not None:
+                    await self._finish(message, SENT, "found", sid=sid)
+                    return
+                uncertain = False
+            sid = await self.sender.send(
+                message.phone,
+                message.body or "",
+                action=message.action,
+                status_callback=self.status_callback,
+            )
+        except SendError as e:
+            await self._failed(message, e, uncertain=uncertain or e.uncertain)
+            return
+        except Exception as e:  # a sender bug must not lose the message
+            log.exception("SMS %s: the sender failed unexpectedly", message.id)
+            error = SendError(f"unexpected {type(e).__name__}", transient=True, uncertain=True)
+            await self._failed(message, error, uncertain=True)
+            return
+        await self._finish(message, SENT, "sent", sid=sid)
+
+    async def _reconcile(self, message: OutboxMessage) -> str | None:
+        """The provider id of an earlier try it accepted, if the sender can tell."""
+        if not isinstance(self.sender, Reconciler) or not message.body:
+            return None
+        try:
+            sids = await self.sender.find_sent(
+                message.phone, message.body, since=message.created_at - RECONCILE_MARGIN
+            )
+        except SendError as e:
+            if e.transient:
+                raise
+            log.warning("SMS %s: cannot ask the provider about earlier tries (%s)", message.id, e)
+            return None
+        taken = {m.provider_sid for m in await OutboxMessage.filter(provider_sid__in=sids)}
+        return next((sid for sid in sids if sid not in taken), None)
+
+    async def _failed(self, message: OutboxMessage, error: SendError, *, uncertain: bool) -> None:
+        outcome = "unknown" if uncertain else "error" if error.transient else "refused"
+        if not error.transient or message.attempts >= self.retry.max_attempts:
+            await self._finish(message, ABANDONED, outcome, error=error)
+            return
+        delay = self.retry.delay(message.attempts)
+        retry_at = now() + timedelta(seconds=delay)
+        if message.send_before is not None and retry_at >= message.send_before:
+            detail = f"{error}; the code expires before the next try"
+            await self._finish(message, ABANDONED, outcome, error=error, detail=detail)
+            return
+        # The try is on record before the row can be claimed again: the next claimant
+        # must know whether this one may have reached the provider.
+        async with in_transaction():
+            await _record(message.id, outcome, error.code, str(error))
+            await _mine(message).update(
                 state=QUEUED,
                 next_attempt_at=retry_at,
                 lease_until=None,
                 last_error_code=error.code,
                 last_error=str(error)[:255],
             )
-            await MessageAttempt.create(
-                message_id=message.id,
-                outcome="retry",
-                error_code=error.code,
-                detail=str(error)[:255],
-            )
-            log.warning(
-                "SMS %s [%s] failed (%s); retry %d",
-                message.id,
-                message.action,
-                error,
-                message.attempts,
-            )
-            return
-        await self._finish(message, ABANDONED, "abandoned", error=error)
+        metrics.SMS.labels(action=message.action, outcome=outcome).inc()
+        self._due_in(delay)
+        log.warning(
+            "SMS %s [%s] try %d: %s (%s); next try in %.1f s",
+            message.id,
+            message.action,
+            message.attempts,
+            outcome,
+            error,
+            delay,
+        )
 
     async def _finish(
         self,
@@ -232,47 +389,104 @@ class OutboxWorker:
         error: SendError | None = None,
         detail: str | None = None,
     ) -> None:
-        detail = detail or (str(error)[:255] if error else None)
-        # A notice abandoned after transient failures keeps its body (no secret in it) so
-        # `main.py outbox --retry` can send it; codes and permanent refusals keep nothing.
-        keep_body = (
-            state == ABANDONED
-            and error is not None
-            and error.transient
-            and message.send_before is None
-        )
-        fields: dict[str, object] = {"state": state, "lease_until": None, "last_error": detail}
-        if not keep_body:
+        detail = (detail or (str(error) if error else ""))[:255] or None
+        code = error.code if error else None
+        fields: dict[str, object] = {"state": state, "lease_until": None}
+        if not _keeps_body(message, state, error):
             fields["body"] = None
         if state == SENT:
-            fields.update(provider_sid=sid, sent_at=now())
-        if error is not None:
-            fields["last_error_code"] = error.code
-        await OutboxMessage.filter(id=message.id, claim_token=message.claim_token).update(**fields)
-        await MessageAttempt.create(
-            message_id=message.id,
-            outcome=outcome,
-            error_code=error.code if error else None,
-            detail=detail,
-        )
+            fields.update(provider_sid=sid, sent_at=now(), last_error=None, last_error_code=None)
+        else:
+            fields.update(last_error=detail, last_error_code=code)
+        async with in_transaction():  # the state and the try that led to it, together
+            await _record(message.id, outcome, code, detail)
+            recorded = await _mine(message).update(**fields)
         metrics.SMS.labels(action=message.action, outcome=outcome).inc()
-        if state == SENT and self.on_sent:
-            self.on_sent(message)
-        if state == ABANDONED:
+        if not recorded:
+            log.warning("SMS %s: its claim was taken over before it was %s", message.id, state)
+        elif state == SENT:
+            log.info("SMS %s [%s] %s: %s", message.id, message.action, outcome, sid)
+            if self.on_sent:
+                self.on_sent(message)
+        else:
             log.error("SMS %s [%s] abandoned: %s", message.id, message.action, detail)
 
+    async def _put_back(self, message: OutboxMessage) -> None:
+        """A send cut short by a shutdown: queued again, its outcome unknown."""
+        async with in_transaction():
+            if await _mine(message).update(state=QUEUED, lease_until=None, next_attempt_at=now()):
+                await _record(message.id, "interrupted", None, "stopped mid-send")
 
-async def record_status(sid: str, status: str, error_code: int | None) -> bool:
-    """Apply a delivery-status callback; late or repeated ones never move a message back."""
-    message = await OutboxMessage.get_or_none(provider_sid=sid)
-    if message is None or status not in STATUS_RANK:
-        return False
-    if STATUS_RANK[status] <= STATUS_RANK.get(message.state, 0):
-        return True
-    allowed_from = [s for s, rank in STATUS_RANK.items() if rank < STATUS_RANK[status]]
-    updated = await OutboxMessage.filter(id=message.id, state__in=allowed_from).update(
-        state=status, last_error_code=error_code, body=None
+
+def _mine(message: OutboxMessage) -> QuerySet[OutboxMessage]:
+    """The message's row while this worker's claim holds."""
+    return OutboxMessage.filter(id=message.id, state=SENDING, claim_token=message.claim_token)
+
+
+def _keeps_body(message: OutboxMessage, state: str, error: SendError | None) -> bool:
+    """Only an abandoned notice an operator could still send keeps its (code-free) body."""
+    return (
+        state == ABANDONED
+        and error is not None
+        and (error.transient or error.fixable)
+        and Action(message.action) not in CODE_ACTIONS
     )
-    if updated:
-        await MessageAttempt.create(message_id=message.id, outcome=status, error_code=error_code)
+
+
+async def _superseded(message: OutboxMessage) -> bool:
+    """A code message with a newer one of its kind to the same phone: its code is dead."""
+    if Action(message.action) not in REPLACEABLE:
+        return False
+    newer = OutboxMessage.filter(action=message.action, phone=message.phone, id__gt=message.id)
+    return await newer.exists()
+
+
+async def _last_try_uncertain(message: OutboxMessage) -> bool:
+    if message.attempts == 0:
+        return False
+    last = await MessageAttempt.filter(message_id=message.id).order_by("-id").first()
+    return last is not None and last.outcome in UNCERTAIN
+
+
+async def _record(message_id: int, outcome: str, code: int | None, detail: str | None) -> None:
+    await MessageAttempt.create(
+        message_id=message_id, outcome=outcome, error_code=code, detail=(detail or "")[:255] or None
+    )
+
+
+async def record_status(
+    sid: str, status: str, error_code: int | None, *, wait_seconds: float = 0.0
+) -> bool:
+    """Apply a delivery-status callback; False when no message has this provider id.
+
+    Only a sent message moves, once, to its final state: repeated, late or out-of-order
+    callbacks (a "sent" after "delivered") change nothing. A callback can overtake the
+    worker's record of the id it was given, so an unknown id is looked for again for up to
+    ``wait_seconds``.
+    """
+    message = await _by_sid(sid, wait_seconds)
+    if message is None:
+        return False
+    state = CALLBACK_STATES.get(status)
+    if state is None:
+        return True
+    async with in_transaction():
+        moved = await OutboxMessage.filter(id=message.id, state=SENT).update(
+            state=state, last_error_code=error_code, body=None
+        )
+        if moved:
+            await _record(message.id, state, error_code, None)
+    if moved:
+        metrics.SMS.labels(action=message.action, outcome=state).inc()
     return True
+
+
+async def _by_sid(sid: str, wait_seconds: float) -> OutboxMessage | None:
+    if not sid:
+        return None
+    deadline = asyncio.get_running_loop().time() + wait_seconds
+    while True:
+        message = await OutboxMessage.get_or_none(provider_sid=sid)
+        if message is not None or asyncio.get_running_loop().time() >= deadline:
+            return message
+        await asyncio.sleep(0.1)

@@ -1,19 +1,34 @@
 """What each message says: one template per action type, overridable by a JSON file.
 
-Placeholders: {app}, {code}, {minutes}. Code messages end with an optional WebOTP line
-("@example.com #123456") so browsers can offer the code for autofill. Every default renders
-within one GSM-7 SMS segment (160 characters).
+Placeholders: {app}, {code}, {minutes} (the code's lifetime), {state} (two-factor on/off).
+Code messages end with an optional WebOTP line ("@example.com #123456", WEBOTP_DOMAIN) so
+browsers can offer the code for autofill. Every default renders within one SMS segment:
+160 GSM-7 units (the extension characters count two), or 70 UTF-16 units otherwise.
+
+SMS_TEMPLATES_FILE is a JSON object {"<action type>": "<template>", ...}; it is checked
+when the server starts (unknown action types or placeholders, a code message without
+{code}), so a bad file stops the start rather than a mutation.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 from notifier.actions import CODE_ACTIONS, Action
 
+log = logging.getLogger("phonegate.templates")
+
 APP_NAME = "phonegate"
-SEGMENT = 160
+GSM7_SEGMENT = 160
+UCS2_SEGMENT = 70
+GSM7_BASIC = frozenset(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+GSM7_EXTENSION = frozenset("^{}\\[~]|€\f")
+LONGEST_CODE = "0123456789"  # VERIFICATION_CODE_LENGTH is at most 10
 
 DEFAULTS: dict[Action, str] = {
     Action.VERIFY_SIGNUP: "Your {app} code is {code}. It expires in {minutes} min. "
@@ -39,17 +54,65 @@ DEFAULTS: dict[Action, str] = {
 }
 
 
+class TemplateError(ValueError):
+    """A template override that cannot render, described in one line."""
+
+
+def segment_use(text: str) -> tuple[int, int]:
+    """(units used, units in one segment): GSM-7 if every character has a GSM-7 form."""
+    if all(c in GSM7_BASIC or c in GSM7_EXTENSION for c in text):
+        return sum(2 if c in GSM7_EXTENSION else 1 for c in text), GSM7_SEGMENT
+    return len(text.encode("utf-16-le")) // 2, UCS2_SEGMENT
+
+
+def fits_one_segment(text: str) -> bool:
+    used, capacity = segment_use(text)
+    return used <= capacity
+
+
 class Templates:
     def __init__(self, path: str = "", webotp_domain: str = "") -> None:
         self.texts: dict[Action, str] = dict(DEFAULTS)
+        self.webotp_domain = webotp_domain.strip().removeprefix("@")
         if path:
-            overrides = json.loads(Path(path).read_text(encoding="utf-8"))
-            for name, text in overrides.items():
-                self.texts[Action(name)] = str(text)
-        self.webotp_domain = webotp_domain
+            self.texts.update(_load(path))
+        for action in Action:
+            self._check(action)
 
     def render(self, action: Action, *, code: str = "", minutes: int = 0, **extra: str) -> str:
-        text = self.texts[action].format(app=APP_NAME, code=code, minutes=minutes, **extra)
+        values = {"app": APP_NAME, "code": code, "minutes": minutes, "state": "", **extra}
+        text = self.texts[action].format(**values)
         if action in CODE_ACTIONS and self.webotp_domain:
             text = f"{text}\n\n@{self.webotp_domain} #{code}"
         return text
+
+    def _check(self, action: Action) -> None:
+        template = self.texts[action]
+        if action in CODE_ACTIONS and "{code}" not in template:
+            raise TemplateError(f"SMS template {action.value!r} must contain {{code}}")
+        try:
+            text = self.render(action, code=LONGEST_CODE, minutes=10, state="off")
+        except (KeyError, IndexError, ValueError) as e:
+            raise TemplateError(f"SMS template {action.value!r} cannot render: {e!r}") from None
+        if not fits_one_segment(text):
+            used, capacity = segment_use(text)
+            log.warning(
+                "SMS template %r takes %d of %d units: more than one SMS segment",
+                action.value,
+                used,
+                capacity,
+            )
+
+
+def _load(path: str) -> dict[Action, str]:
+    try:
+        overrides = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise TemplateError(f"SMS_TEMPLATES_FILE={path!r}: {e}") from None
+    if not isinstance(overrides, dict):
+        raise TemplateError(f"SMS_TEMPLATES_FILE={path!r} must hold a JSON object")
+    known = {a.value for a in Action}
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        raise TemplateError(f"SMS_TEMPLATES_FILE: unknown action types {unknown}")
+    return {Action(name): str(text) for name, text in overrides.items()}

@@ -1,14 +1,21 @@
 """The Twilio sender: the official SDK's async client, pointed at TWILIO_API_BASE_URL.
 
 The HTTP client rewrites the scheme and host of every request to the configured base URL,
-so a local Twilio double (tests) or a proxy is reached whatever Twilio domain the SDK picks,
-and stray TWILIO_EDGE / TWILIO_REGION variables cannot redirect it (``environment={}``).
+so a local Twilio double (tests) or a proxy is reached whatever Twilio domain the SDK picks.
+Credentials are passed explicitly and the SDK is given an environment of its own: it falls
+back to ``os.environ`` for an empty one, and TWILIO_EDGE / TWILIO_REGION there would
+rewrite the host.
+The SDK's async client ignores its own timeout: every call is bounded here.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+import base64
+import logging
+from collections.abc import Awaitable
+from datetime import datetime
+from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
@@ -19,14 +26,26 @@ from twilio.rest import Client
 
 from notifier.senders import SendError
 
-# Twilio errors that no retry can fix (TWILIO.md); anything else 4xx is also final.
+T = TypeVar("T")
+
+# Twilio errors that no retry can fix (TWILIO.md); any other 4xx is final too.
 PERMANENT_CODES = frozenset({20003, 21211, 21212, 21408, 21606, 21610, 21611, 21612, 21614})
-TRANSIENT_STATUS = frozenset({429, 500, 502, 503, 504})
+# Among them, the ones an operator can fix (credentials, the sender): worth a manual retry.
+FIXABLE_CODES = frozenset({20003, 21212, 21606, 21611})
+RATE_LIMITED_CODE = 20429
+# 5xx answers after which Twilio may still have accepted the message (503 means it did not).
+MAYBE_ACCEPTED_STATUS = frozenset({500, 502, 504})
+
+# Not empty: the SDK reads os.environ instead of an empty mapping.
+_NO_EDGE_OR_REGION = {"TWILIO_EDGE": "", "TWILIO_REGION": ""}
+# The SDK logs every request (URL, query, headers) at INFO: phones have no place in our logs.
+_sdk_log = logging.getLogger("phonegate.twilio.http")
+_sdk_log.setLevel(logging.WARNING)
 
 
 class BaseUrlHttpClient(AsyncTwilioHttpClient):
     def __init__(self, base_url: str) -> None:
-        super().__init__()
+        super().__init__(logger=_sdk_log)
         self.base = urlsplit(base_url)
 
     async def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Response:
@@ -35,7 +54,14 @@ class BaseUrlHttpClient(AsyncTwilioHttpClient):
             (self.base.scheme, self.base.netloc, parts.path, parts.query, parts.fragment)
         )
         kwargs["timeout"] = None  # bounded by the caller with asyncio.wait_for
+        auth = kwargs.pop("auth", None)
+        if auth is not None:  # as a header: aiohttp 3.14 deprecates its BasicAuth
+            kwargs["headers"] = {**(kwargs.get("headers") or {}), "Authorization": _basic(*auth)}
         return await super().request(method, rewritten, *args, **kwargs)
+
+
+def _basic(login: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{login}:{password}".encode()).decode("ascii")
 
 
 class TwilioSender:
@@ -50,7 +76,12 @@ class TwilioSender:
         timeout_seconds: float = 10.0,
     ) -> None:
         self.http = BaseUrlHttpClient(base_url)
-        self.client = Client(account_sid, auth_token, http_client=self.http, environment={})
+        self.client = Client(
+            account_sid, auth_token, http_client=self.http, environment=_NO_EDGE_OR_REGION
+        )
+        # The SDK imports its API modules on first use (half a second, blocking): done here,
+        # at start, not on the event loop in the middle of serving requests.
+        self.messages = self.client.messages
         self.sender: dict[str, str] = (
             {"messaging_service_sid": messaging_service_sid}
             if messaging_service_sid
@@ -62,35 +93,71 @@ class TwilioSender:
         self, to: str, body: str, *, action: str, status_callback: str | None
     ) -> str | None:
         extra = {"status_callback": status_callback} if status_callback else {}
-        try:
-            message = await asyncio.wait_for(
-                self.client.messages.create_async(to=to, body=body, **self.sender, **extra),
-                timeout=self.timeout,
-            )
-        except TimeoutError:
-            raise SendError("Twilio did not answer in time", transient=True) from None
-        except TwilioRestException as e:
-            raise _classify(e.status, e.code) from None
-        except TwilioException as e:
-            status = int(getattr(e, "status", 0) or 0)
-            raise _classify(status, getattr(e, "code", None)) from None
-        except (aiohttp.ClientError, OSError) as e:
-            raise SendError(f"cannot reach Twilio ({type(e).__name__})", transient=True) from None
+        create = self.messages.create_async(to=to, body=body, **self.sender, **extra)
+        message = await self._bounded(create)
         return str(message.sid)
+
+    async def find_sent(self, to: str, body: str, *, since: datetime) -> list[str]:
+        page = await self._bounded(self.messages.page_async(to=to, page_size=50))
+        return [
+            str(m.sid)
+            for m in page
+            if m.body
+            and body in m.body  # a trial account prefixes the body
+            and (m.date_created is None or m.date_created >= since)
+        ]
 
     async def close(self) -> None:
         await self.http.close()
 
+    async def _bounded(self, call: Awaitable[T]) -> T:
+        """One SDK call, bounded in time, its failure translated into a SendError."""
+        try:
+            return await asyncio.wait_for(call, timeout=self.timeout)
+        except TimeoutError:
+            raise SendError(
+                "Twilio did not answer in time", transient=True, uncertain=True
+            ) from None
+        except TwilioRestException as e:
+            raise classify(e.status, e.code) from None
+        except TwilioException as e:
+            raise classify(_status_of(e), getattr(e, "code", None)) from None
+        except aiohttp.ClientConnectorError as e:  # never connected: nothing was sent
+            raise SendError(f"cannot reach Twilio ({type(e).__name__})", transient=True) from None
+        except (aiohttp.ClientError, OSError) as e:
+            raise SendError(
+                f"connection to Twilio lost ({type(e).__name__})", transient=True, uncertain=True
+            ) from None
+        except ValueError:  # a 2xx answer that is not JSON
+            raise SendError(
+                "unreadable answer from Twilio", transient=True, uncertain=True
+            ) from None
 
-def _classify(status: int, code: Any) -> SendError:
-    code_int = int(code) if isinstance(code, int | str) and str(code).isdigit() else None
+
+def classify(status: int, code: Any) -> SendError:
+    """What a Twilio error answer means for the message (TWILIO.md, "Errors")."""
+    number = int(code) if isinstance(code, int | str) and str(code).isdigit() else None
     transient = (
-        status in TRANSIENT_STATUS
-        or code_int == 20429
-        or (code_int is not None and 20500 <= code_int < 20600)
+        status == 429
+        or status >= 500
+        or number == RATE_LIMITED_CODE
+        or (number is not None and 20500 <= number < 20600)
     )
-    if code_int in PERMANENT_CODES:
+    if number in PERMANENT_CODES:
         transient = False
     return SendError(
-        f"Twilio refused (HTTP {status})", code=code_int or status, transient=transient
+        f"Twilio refused (HTTP {status})",
+        code=number or status,
+        transient=transient,
+        uncertain=transient and status in MAYBE_ACCEPTED_STATUS,
+        fixable=number in FIXABLE_CODES or status in (401, 403),
     )
+
+
+def _status_of(error: TwilioException) -> int:
+    """The HTTP status of an SDK error: an attribute, or the response it carries."""
+    status = getattr(error, "status", None)
+    if status is None:
+        response = next((a for a in error.args if isinstance(a, Response)), None)
+        status = response.status_code if response is not None else 0
+    return int(status)
