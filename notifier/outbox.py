@@ -18,7 +18,8 @@ the operator's ``main.py outbox --retry`` adds ``requeued``.
 ``Outbox.enqueue`` runs inside the caller's transaction. The ``OutboxWorker`` claims due
 messages with one guarded UPDATE each (the state and claim token it read), so exactly one
 worker wins each claim, across processes, on SQLite and PostgreSQL alike. A claim holds a
-lease; a message left in "sending" by a dead worker is claimed again once it expires.
+lease that its live worker renews every third of it; a message left in "sending" by a
+dead worker is claimed again once the lease expires.
 Sends run outside any transaction, several at once, each bounded by the sender's timeout.
 
 Nothing lost, nothing twice: before trying again after an uncertain try, the worker asks
@@ -131,7 +132,7 @@ class RetryPolicy:
     max_attempts: int = 20
     base_seconds: float = 1.0
     max_seconds: float = 60.0
-    lease_seconds: float = 60.0
+    lease_seconds: float = 15.0
 
     def delay(self, attempts: int) -> float:
         """Exponential, capped, with "equal jitter": between half and all of the step."""
@@ -164,6 +165,7 @@ class OutboxWorker:
         self.on_sent = on_sent
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._renewer: asyncio.Task[None] | None = None
         self._inflight: dict[int, tuple[Claim, asyncio.Task[None]]] = {}
         self._next_due: float | None = None
         self._stopping = False
@@ -173,6 +175,7 @@ class OutboxWorker:
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="outbox-worker")
+        self._renewer = asyncio.create_task(self._renew_leases(), name="outbox-leases")
 
     async def stop(self, drain_seconds: float = 0.0) -> None:
         """Stop claiming; let sends in flight finish, and put back what they could not."""
@@ -182,19 +185,34 @@ class OutboxWorker:
             try:
                 await asyncio.wait_for(asyncio.shield(self._task), timeout=5)
             except TimeoutError:
-                self._task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await self._task
+                await _cancel(self._task)
         inflight = list(self._inflight.values())
-        if not inflight:
-            return
-        _, pending = await asyncio.wait([t for _, t in inflight], timeout=drain_seconds or None)
-        cut = [claim for claim, task in inflight if task in pending]
-        for task in pending:
-            task.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
-        for claim in cut:
-            await self._put_back(claim.message)
+        if inflight:
+            tasks = [task for _, task in inflight]
+            _, pending = await asyncio.wait(tasks, timeout=drain_seconds or None)
+            for task in pending:
+                await _cancel(task)
+            for claim in [claim for claim, task in inflight if task in pending]:
+                await self._put_back(claim.message)
+        if self._renewer is not None:
+            await _cancel(self._renewer)
+
+    async def _renew_leases(self) -> None:
+        """Keep the claims of this (live) worker: only a dead worker's claims expire."""
+        every = self.retry.lease_seconds / 3
+        while True:
+            await asyncio.sleep(every)
+            claims = [claim for claim, _ in self._inflight.values()]
+            if not claims:
+                continue
+            try:
+                await OutboxMessage.filter(
+                    id__in=[c.message.id for c in claims],
+                    claim_token__in=[c.message.claim_token for c in claims],
+                    state=SENDING,
+                ).update(lease_until=now() + timedelta(seconds=self.retry.lease_seconds))
+            except Exception:
+                log.exception("could not renew the outbox leases; trying again")
 
     # --- the loop ------------------------------------------------------------------------
 
@@ -242,12 +260,6 @@ class OutboxWorker:
     def _due_in(self, seconds: float) -> None:
         due = asyncio.get_running_loop().time() + seconds
         self._next_due = due if self._next_due is None else min(self._next_due, due)
-
-    async def run_once(self) -> int:
-        """Claim and send what is due now; the number of messages handled."""
-        claims = await self.claim(self.concurrency)
-        await asyncio.gather(*(self.deliver(c) for c in claims))
-        return len(claims)
 
     # --- claiming ------------------------------------------------------------------------
 
@@ -416,6 +428,12 @@ class OutboxWorker:
         async with in_transaction():
             if await _mine(message).update(state=QUEUED, lease_until=None, next_attempt_at=now()):
                 await _record(message.id, "interrupted", None, "stopped mid-send")
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 def _mine(message: OutboxMessage) -> QuerySet[OutboxMessage]:

@@ -23,7 +23,7 @@ from main import make_sender
 from models import MessageAttempt, OutboxMessage
 from notifier.actions import Action
 from notifier.admin import requeue_abandoned
-from notifier.outbox import RetryPolicy
+from notifier.outbox import OutboxWorker, RetryPolicy
 from resolvers.clock import now
 from tests import documents as d
 from tests.support import STRONG_PASSWORD, new_phone
@@ -297,6 +297,33 @@ async def test_a_message_left_sending_by_a_dead_worker_goes_out_once_after_its_l
         assert row.state == "sent" and row.provider_sid == message.sid
         assert [o for o, _ in await tries(row)] == ["lost", "found" if accepted else "sent"]
         assert sid is None or message.sid == sid
+
+
+async def test_a_live_worker_keeps_a_slow_send_past_its_lease_from_a_second_worker(
+    twilio_app, twilio
+):
+    # given: two workers; Twilio takes 4 s to answer, the lease is 3 s
+    phone = new_phone()
+    twilio.delay(4, count=1, to=phone)
+    async with twilio_app(OUTBOX_LEASE_SECONDS="3", TWILIO_TIMEOUT_SECONDS="10") as api:
+        settings = api.app.state.deps.settings
+        other = OutboxWorker(
+            make_sender(settings),
+            retry=RetryPolicy(lease_seconds=3, base_seconds=0.05, max_seconds=0.2),
+            poll_seconds=0.05,
+        )
+        other.start()
+        try:
+            # when
+            await signup(api, phone)
+            row = await settled(phone)
+            await asyncio.sleep(0.3)
+        finally:
+            await other.stop(drain_seconds=5)
+            await other.sender.close()
+        # then: sent once, by the worker that claimed it, never taken over
+        assert len(twilio.to(phone)) == 1
+        assert await tries(row) == [("sent", None)]
 
 
 async def send_directly(twilio: TwilioDouble, phone: str, body: str) -> str | None:
