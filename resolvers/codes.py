@@ -86,13 +86,16 @@ async def _row(purpose: str, subject: str, phone: str, policy: CodePolicy) -> Ve
     if row is not None:
         return row
     try:
-        return await VerificationCode.create(
-            purpose=purpose,
-            subject=subject,
-            phone=phone,
-            code_hash=secrets.token_hex(32),
-            expires_at=now() + timedelta(seconds=policy.ttl_seconds),
-        )
+        # A savepoint: a parallel request's row makes this insert fail without aborting the
+        # caller's transaction (PostgreSQL refuses every later statement of an aborted one).
+        async with in_transaction():
+            return await VerificationCode.create(
+                purpose=purpose,
+                subject=subject,
+                phone=phone,
+                code_hash=secrets.token_hex(32),
+                expires_at=now() + timedelta(seconds=policy.ttl_seconds),
+            )
     except IntegrityError:
         return await VerificationCode.get(purpose=purpose, subject=subject)
 

@@ -58,17 +58,18 @@ async def guess_budget(deps: Deps, client: Client, account_key: str) -> None:
 
 
 async def failed(deps: Deps, account_key: str, *, password: bool = False) -> None:
-    """Count a wrong code (or password) against the account; never refuses by itself."""
-    names = ["failures_per_account"] + (["password_failures_per_account"] if password else [])
-    for name in names:
-        with contextlib.suppress(RateLimitExceeded):  # already full: the next test() refuses
-            await deps.limits.hit(name, account_key)
+    """Count a wrong code or password against the account's day; never refuses by itself.
+    (``password``: the attempt already counted towards the growing waits, before the work.)"""
+    with contextlib.suppress(RateLimitExceeded):  # already full: the next test() refuses
+        await deps.limits.hit("failures_per_account", account_key)
 
 
 async def password_budget(deps: Deps, account_key: str) -> None:
-    """Refused while the account's failures are spent (growing waits for passwords)."""
+    """Before a password is checked: refused while the account's failures of the day are
+    spent, and counted towards its growing waits now, before the work, so a burst of
+    parallel attempts is refused past the limit instead of all passing one look."""
     await deps.limits.test("failures_per_account", account_key)
-    await deps.limits.test("password_failures_per_account", account_key)
+    await deps.limits.hit("password_failures_per_account", account_key)
 
 
 async def succeeded(deps: Deps, account_key: str) -> None:
