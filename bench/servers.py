@@ -7,11 +7,13 @@ loopback, on ports picked free; every process started here is stopped here.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import secrets
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -90,7 +92,8 @@ def base_env(database_url: str, port: int, **extra: str) -> dict[str, str]:
     env = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(("PHONEGATE_", "PROMETHEUS_")) and k not in ("WEB_CONCURRENCY",)
+        if not k.startswith(("PHONEGATE_", "PROMETHEUS_"))
+        and k not in ("WEB_CONCURRENCY", "VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT")
     }
     env.update(
         {
@@ -106,6 +109,26 @@ def base_env(database_url: str, port: int, **extra: str) -> dict[str, str]:
     )
     env.update(extra)
     return env
+
+
+def production_environment() -> str:
+    """A virtual environment with the server's dependencies only (no dev group), made as a
+    deployment makes it (``uv sync --frozen --no-dev``); kept while uv.lock is unchanged.
+    Pass it to ``uv run`` as UV_PROJECT_ENVIRONMENT."""
+    digest = hashlib.sha256((ROOT / "uv.lock").read_bytes()).hexdigest()[:12]
+    path = Path(tempfile.gettempdir()) / f"phonegate-production-env-{digest}"
+    env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
+    env["UV_PROJECT_ENVIRONMENT"] = str(path)
+    done = subprocess.run(
+        ["uv", "sync", "--frozen", "--no-dev"],  # noqa: S607 - uv from PATH, as a user runs it
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        timeout=600,
+    )
+    if done.returncode != 0:
+        raise RuntimeError((done.stdout + done.stderr).decode(errors="replace"))
+    return str(path)
 
 
 def migrate(env: dict[str, str], command: Sequence[str]) -> None:

@@ -7,7 +7,9 @@ memory stays capped (each argon2id hash takes ``memory_cost`` KiB while it runs)
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import threading
 import time
 import unicodedata
 from collections.abc import Callable
@@ -22,6 +24,7 @@ from resolvers.errors import PasswordTooWeak
 
 T = TypeVar("T")
 MIN_SCORE = 2  # zxcvbn: 0-1 are guessable within ~10^6 guesses (common and derived ones)
+HASH_NICENESS = 10  # added to the threads' nice value: below request handling
 SCORED_PREFIX = 64  # zxcvbn's cost grows with length; a longer tail only adds strength
 
 
@@ -72,6 +75,14 @@ def _check_strength(password: str, context: tuple[str, ...]) -> None:
     raise PasswordTooWeak(f"{reason} {hint}".strip())
 
 
+def _below_requests() -> None:
+    """Hashing threads yield the CPU to the event loop (and the database) whenever those
+    have work: a request waiting behind a hash would otherwise wait for a time slice.
+    Linux keeps a nice value per thread; where that fails, nothing changes."""
+    with contextlib.suppress(OSError, AttributeError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), HASH_NICENESS)
+
+
 class Passwords:
     """argon2id with a bounded pool; ``wait_seconds`` reports the time spent queued."""
 
@@ -93,7 +104,9 @@ class Passwords:
             type=Type.ID,
         )
         workers = concurrency or os.cpu_count() or 1
-        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="argon2")
+        self.pool = ThreadPoolExecutor(
+            max_workers=workers, thread_name_prefix="argon2", initializer=_below_requests
+        )
         self.on_wait = on_wait
         self._dummy = self.hasher.hash("phonegate-dummy-password")
 
