@@ -33,14 +33,19 @@ class Connection:
                 pass
 
     async def request(
-        self, method: str, path: str, body: bytes = b"", headers: str = ""
+        self,
+        method: str,
+        path: str,
+        body: bytes = b"",
+        headers: str = "",
+        content_type: str = "application/json",
     ) -> tuple[int, bytes]:
         if self.writer is None or self.reader is None:
             await self.open()
         assert self.writer is not None and self.reader is not None
         head = (
             f"{method} {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
-            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n{headers}\r\n"
+            f"Content-Type: {content_type}\r\nContent-Length: {len(body)}\r\n{headers}\r\n"
         )
         self.writer.write(head.encode() + body)
         raw = await self.reader.readuntil(b"\r\n\r\n")

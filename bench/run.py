@@ -389,10 +389,11 @@ def machine() -> dict[str, Any]:
     }
 
 
-async def bench(args: argparse.Namespace, database_url: str, folder: Path) -> dict[str, Any]:
-    double = await TwilioDouble().start()
-    port = servers.free_port()
-    env = servers.base_env(
+def server_env(
+    args: argparse.Namespace, database_url: str, port: int, double: TwilioDouble
+) -> dict[str, str]:
+    """Production settings, but for raised limits, no resend cooldown and the double."""
+    return servers.base_env(
         database_url,
         port,
         WEB_CONCURRENCY=str(args.workers),
@@ -404,8 +405,14 @@ async def bench(args: argparse.Namespace, database_url: str, folder: Path) -> di
         TWILIO_AUTH_TOKEN="bench-token",
         TWILIO_FROM_NUMBER="+15005550006",
         TWILIO_API_BASE_URL=double.base_url,
-        UV_PROJECT_ENVIRONMENT=await asyncio.to_thread(servers.production_environment),
     )
+
+
+async def bench(args: argparse.Namespace, database_url: str, folder: Path) -> dict[str, Any]:
+    double = await TwilioDouble().start()
+    port = servers.free_port()
+    env = server_env(args, database_url, port, double)
+    env["UV_PROJECT_ENVIRONMENT"] = await asyncio.to_thread(servers.production_environment)
     server = await asyncio.to_thread(servers.start, env, folder / "server.log")
     try:
         run = Run("127.0.0.1", port, double, unique_phones(1_000_000), server.pids())
