@@ -119,6 +119,7 @@ def create_app(settings: Settings, *, sender: Sender | None = None) -> Starlette
                 await worker.stop(drain_seconds=settings.twilio_timeout_seconds)
                 await active_sender.close()
                 deps.passwords.close()
+                await deps.limits.close()
 
     app = Starlette(
         routes=[

@@ -13,11 +13,13 @@ import logging
 import math
 import time
 from collections.abc import Mapping
+from typing import Any
 
 from limits import RateLimitItem, parse_many
 from limits.aio.storage import Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.storage import storage_from_string
+from redis.asyncio import ConnectionPool
 
 from resolvers import metrics
 from resolvers.errors import RateLimitExceeded
@@ -53,7 +55,10 @@ ALERT_EVERY_SECONDS = 60.0
 
 class RateLimits:
     def __init__(self, storage_url: str, overrides: str = "") -> None:
-        self.storage: Storage = _storage(storage_url)
+        self.pool = (
+            None if storage_url.startswith("memory") else ConnectionPool.from_url(storage_url)
+        )
+        self.storage: Storage = _storage(storage_url, self.pool)
         self.limiter = MovingWindowRateLimiter(self.storage)
         specs = {**DEFAULTS, **_parse_overrides(overrides)}
         self.items: dict[str, list[RateLimitItem]] = {
@@ -101,14 +106,19 @@ class RateLimits:
     async def ping(self) -> bool:
         return bool(await self.storage.check())
 
-    async def reset(self) -> None:
-        await self.storage.reset()
+    async def close(self) -> None:
+        """Close the Redis connections (the process keeps none open after shutdown)."""
+        if self.pool is not None:
+            await self.pool.aclose()
 
 
-def _storage(url: str) -> Storage:
-    uri = "async+memory://" if url.startswith("memory") else f"async+{url}"
-    options = {} if url.startswith("memory") else {"implementation": "redispy"}
-    storage = storage_from_string(uri, **options)
+def _storage(url: str, pool: ConnectionPool | None) -> Storage:
+    if pool is None:
+        storage = storage_from_string("async+memory://")
+    else:  # our pool, so that close() can end its connections
+        options: dict[str, Any] = {"implementation": "redispy", "connection_pool": pool}
+        # Any: limits types its options as scalars, but passes a connection_pool through.
+        storage = storage_from_string(f"async+{url}", **options)
     assert isinstance(storage, Storage)
     return storage
 
