@@ -60,10 +60,7 @@ class RateLimits:
         )
         self.storage: Storage = _storage(storage_url, self.pool)
         self.limiter = MovingWindowRateLimiter(self.storage)
-        specs = {**DEFAULTS, **_parse_overrides(overrides)}
-        self.items: dict[str, list[RateLimitItem]] = {
-            name: parse_many(spec.replace(";", ",")) for name, spec in specs.items()
-        }
+        self.items = parse_limits(overrides)
         self._alerted: dict[str, float] = {}
 
     async def hit(self, name: str, *keys: str) -> None:
@@ -121,6 +118,20 @@ def _storage(url: str, pool: ConnectionPool | None) -> Storage:
         storage = storage_from_string(f"async+{url}", **options)
     assert isinstance(storage, Storage)
     return storage
+
+
+def parse_limits(overrides: str = "") -> dict[str, list[RateLimitItem]]:
+    """The tiers of every named limit, the defaults with RATE_LIMITS applied; ValueError
+    naming the limit for an unknown name or a spec that is no "N/period[;N/period]"."""
+    items: dict[str, list[RateLimitItem]] = {}
+    for name, spec in {**DEFAULTS, **_parse_overrides(overrides)}.items():
+        try:
+            items[name] = parse_many(spec.replace(";", ","))
+        except ValueError:
+            raise ValueError(
+                f"RATE_LIMITS: {name}={spec!r} is not like '5/10 minutes;10/day'"
+            ) from None
+    return items
 
 
 def _parse_overrides(text: str) -> Mapping[str, str]:

@@ -13,7 +13,7 @@ from prometheus_client import REGISTRY
 
 from resolvers.errors import RateLimitExceeded
 from resolvers.guards import client_key
-from resolvers.limits import DEFAULTS, RateLimits
+from resolvers.limits import DEFAULTS, RateLimits, parse_limits
 
 
 def refused_count(limit: str) -> float:
@@ -79,6 +79,12 @@ async def test_keys_are_counted_apart():
     limits = RateLimits("memory://", "login_per_client=1/minute")
     assert await hits(limits, "login_per_client", "a", 1) == [None]
     assert await hits(limits, "login_per_client", "b", 1) == [None]
+
+
+@pytest.mark.parametrize("spec", ["abc", "5/fortnight", "", "5 per minute;x"])
+def test_a_malformed_override_names_the_limit(spec):
+    with pytest.raises(ValueError, match=f"RATE_LIMITS: sms_global='{spec}' is not like"):
+        parse_limits(f"sms_global={spec}")
 
 
 def test_overrides_name_known_limits_only():
