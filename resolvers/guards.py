@@ -57,9 +57,9 @@ async def guess_budget(deps: Deps, client: Client, account_key: str) -> None:
     await deps.limits.test("failures_per_account", account_key)
 
 
-async def failed(deps: Deps, account_key: str, *, password: bool = False) -> None:
+async def failed(deps: Deps, account_key: str) -> None:
     """Count a wrong code or password against the account's day; never refuses by itself.
-    (``password``: the attempt already counted towards the growing waits, before the work.)"""
+    (A password attempt already counted towards the growing waits, before the work.)"""
     with contextlib.suppress(RateLimitExceeded):  # already full: the next test() refuses
         await deps.limits.hit("failures_per_account", account_key)
 

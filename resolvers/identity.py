@@ -61,7 +61,9 @@ async def request(
     if username is not None:
         await _check_username_free(deps, username[1], user)
     destination = phone or user.phone
-    await guards.sms_budget(deps, client, destination)
+    await guards.sms_budget(
+        deps, client, destination, purpose=codes.IDENTITY, subject=_subject(user)
+    )
     async with in_transaction():
         user.pending_phone = phone
         user.pending_username, user.pending_username_key = username or (None, None)

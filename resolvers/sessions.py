@@ -62,7 +62,13 @@ async def _find(deps: Deps, identifier: str) -> tuple[str, User | None]:
 
 
 async def check_password(deps: Deps, user: User | None, password: str, account_key: str) -> User:
-    """The user if the password is theirs; CredentialsInvalid (counted) otherwise."""
+    """The user if the password is theirs; CredentialsInvalid (counted) otherwise.
+
+    Every check, wherever it happens (login, or an operation that asks for the current
+    password), first passes the account's budget: the day's failures and growing waits.
+    A right password clears them.
+    """
+    await guards.password_budget(deps, account_key)
     if len(password) > deps.settings.password_max_length * 18:
         user = None  # refused without hashing; same answer as a wrong password
     elif user is None:
@@ -71,8 +77,9 @@ async def check_password(deps: Deps, user: User | None, password: str, account_k
         if deps.passwords.needs_rehash(user.password_hash):
             user.password_hash = await deps.passwords.hash(password)
             await User.filter(id=user.id).update(password_hash=user.password_hash)
+        await guards.succeeded(deps, account_key)
         return user
-    await guards.failed(deps, account_key, password=True)
+    await guards.failed(deps, account_key)
     raise CredentialsInvalid()
 
 
@@ -87,18 +94,16 @@ async def login(
     account_key, user = await _find(deps, identifier)
     if user is not None:
         account_key = user.phone  # one count per account, whichever identifier is used
-    await guards.password_budget(deps, account_key)
     user = await check_password(deps, user, password, account_key)
     if not user.is_verified:
         raise PhoneUnverified()
-    await guards.succeeded(deps, account_key)
     if user.two_factor_enabled:
         return await _second_factor(deps, client, user)
     return await tokens.start_session(deps.tokens, user)
 
 
 async def _second_factor(deps: Deps, client: Client, user: User) -> SecondFactor:
-    await guards.sms_budget(deps, client, user.phone)
+    await guards.sms_budget(deps, client, user.phone, purpose=codes.LOGIN)
     async with in_transaction():
         issued = await send_code(
             deps,

@@ -241,6 +241,12 @@ def _validate(s: Settings) -> None:
             f"TEST_PHONE_CODES: {item!r} must be +E164=<{s.verification_code_length} digits>",
         )
     _check(s.log_format in ("", "text", "json"), "LOG_FORMAT must be text or json")
+    try:
+        from resolvers.limits import parse_limits
+
+        parse_limits(s.rate_limits)
+    except ValueError as e:
+        raise SettingsError(str(e)) from None
     _check_outbox(s)
     _check(0 <= s.metrics_port < 65536, "METRICS_PORT must be between 0 and 65535")
     if s.sms_backend == "twilio":

@@ -95,3 +95,20 @@ async def test_delete_account_removes_it_and_every_session(api):
         token=session["accessToken"],
     )
     assert again["__typename"] == "NotAuthenticated"
+
+
+async def test_wrong_current_passwords_meet_the_account_password_waits(api):
+    session = await signup_verified(api)
+    token = session["accessToken"]
+    answers = [
+        (
+            await api.run(
+                d.SET_TWO_FACTOR,
+                {"input": {"currentPassword": f"wrong {i} xyz", "enabled": True}},
+                token=token,
+            )
+        )["__typename"]
+        for i in range(6)
+    ]
+    assert answers[:5] == ["InvalidCredentials"] * 5
+    assert answers[5] == "RateLimited"

@@ -32,6 +32,8 @@ TWILIO = {
         ({"SMS_ALLOWED_COUNTRIES": "US,XX", "JWT_SECRET": SECRET}, "SMS_ALLOWED_COUNTRIES"),
         ({"TEST_PHONE_CODES": "+15005550006=12", "JWT_SECRET": SECRET}, "TEST_PHONE_CODES"),
         ({"SMS_BACKEND": "twilio", "JWT_SECRET": SECRET}, "TWILIO_ACCOUNT_SID"),
+        ({"RATE_LIMITS": "sms_per_phone=lots", "JWT_SECRET": SECRET}, "RATE_LIMITS"),
+        ({"RATE_LIMITS": "no_such_limit=1/minute", "JWT_SECRET": SECRET}, "RATE_LIMITS"),
         ({"APP_ENV": "production", **TWILIO}, "JWT_SECRET"),
         ({"APP_ENV": "production", "JWT_SECRET": SECRET}, "console"),
         (
