@@ -83,8 +83,15 @@ def check_format(policy: CodePolicy, code: str) -> str:
 async def _row(purpose: str, subject: str, phone: str, policy: CodePolicy) -> VerificationCode:
     """The row of (purpose, subject), created with an unguessable hash if there is none."""
     row = await VerificationCode.get_or_none(purpose=purpose, subject=subject)
-    if row is not None:
-        return row
+    if row is None:
+        row = await _create_row(purpose, subject, phone, policy)
+    return row or await VerificationCode.get(purpose=purpose, subject=subject)
+
+
+async def _create_row(
+    purpose: str, subject: str, phone: str, policy: CodePolicy, *, attempts: int = 0
+) -> VerificationCode | None:
+    """A new row with an unguessable hash, or None if a parallel request made it first."""
     try:
         # A savepoint: a parallel request's row makes this insert fail without aborting the
         # caller's transaction (PostgreSQL refuses every later statement of an aborted one).
@@ -94,10 +101,11 @@ async def _row(purpose: str, subject: str, phone: str, policy: CodePolicy) -> Ve
                 subject=subject,
                 phone=phone,
                 code_hash=secrets.token_hex(32),
+                attempts=attempts,
                 expires_at=now() + timedelta(seconds=policy.ttl_seconds),
             )
     except IntegrityError:
-        return await VerificationCode.get(purpose=purpose, subject=subject)
+        return None
 
 
 def cooldown_left(row: VerificationCode, policy: CodePolicy, at: datetime) -> int:
@@ -177,7 +185,13 @@ async def consume(
     before that. ``apply`` runs in the transaction that marks the code used, so if it
     raises, the code stays unused and nothing changes.
     """
-    row = await _row(purpose, subject, phone, policy)
+    row = await VerificationCode.get_or_none(purpose=purpose, subject=subject)
+    if row is None:
+        # No code was ever issued here, so the guess is wrong: the row is made already
+        # counting it, one statement, as a wrong guess on an existing row costs one.
+        if await _create_row(purpose, subject, phone, policy, attempts=1) is not None:
+            raise CodeLocked() if policy.max_attempts <= 1 else CodeInvalid()
+        row = await VerificationCode.get(purpose=purpose, subject=subject)
     return await consume_row(policy, row, code, apply)
 
 
