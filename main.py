@@ -191,11 +191,13 @@ def _return_freed_memory() -> None:
 
 
 def _one_malloc_arena() -> None:
-    """One glibc malloc arena per process, set before any thread starts. With the default
-    (one per thread), every argon2 thread keeps its last ARGON2_MEMORY_KIB block after a
-    burst of signups: +19 MiB per thread at idle. Hashing is as fast either way (bench)."""
+    """One glibc malloc arena per process, before any thread starts (workers started later
+    inherit it through MALLOC_ARENA_MAX). With the default (one per thread) every argon2
+    thread keeps its last ARGON2_MEMORY_KIB block after a burst of signups: +19 MiB per
+    thread at idle. Hashing is as fast either way (measured with bench/run.py)."""
+    os.environ.setdefault("MALLOC_ARENA_MAX", "1")
     if _LIBC is not None:
-        _LIBC.mallopt(M_ARENA_MAX, 1)
+        _LIBC.mallopt(M_ARENA_MAX, int(os.environ["MALLOC_ARENA_MAX"]))
 
 
 def _glibc() -> ctypes.CDLL | None:
@@ -318,6 +320,7 @@ def parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, dict[str, str]]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    _one_malloc_arena()
     args, overrides = parse_args(sys.argv[1:] if argv is None else argv)
     os.environ.update(overrides)  # workers read the same settings from the environment
     try:
@@ -352,6 +355,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         log_level="info",
         access_log=False,
         timeout_graceful_shutdown=20,
+        # A worker answers the supervisor's health pings only once its imports are done:
+        # on a busy machine that took longer than uvicorn's default 5 s, and the supervisor
+        # killed and restarted workers in a loop.
+        timeout_worker_healthcheck=30,
     )
     return 0
 
