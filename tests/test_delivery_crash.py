@@ -101,7 +101,7 @@ def report(name: str, figures: dict[str, object]) -> None:
 async def test_kill_9_mid_send_then_a_restart_sends_every_code_exactly_once(database_url, twilio):
     # given: Twilio accepts each message at once but answers only much later
     twilio.delay(60, record=True)
-    env = server_env(twilio, database_url, OUTBOX_CONCURRENCY="4")
+    env = server_env(twilio, database_url, OUTBOX_CONCURRENCY="4", TWILIO_TIMEOUT_SECONDS="5")
     phones = [new_phone() for _ in range(USERS)]
     first = await asyncio.to_thread(AppProcess(env).start)
     try:
@@ -121,7 +121,8 @@ async def test_kill_9_mid_send_then_a_restart_sends_every_code_exactly_once(data
     figures = await restart_and_settle(twilio, env, database_url, phones)
     report(f"kill -9 mid-send (states at kill {at_kill}, accepted {accepted_before})", figures)
     # then
-    assert at_kill.get("sending", 0) >= 4 and accepted_before >= 4
+    # Twilio holds messages the dead server never recorded as sent (most still "sending")
+    assert accepted_before >= 4 and at_kill.get("sent", 0) == 0
     assert figures["sent"] == USERS and figures["lost"] == 0
     assert figures["duplicated"] == 0
     assert figures["verified"] == USERS
