@@ -214,11 +214,11 @@ M_ARENA_MAX = -8  # glibc's mallopt parameter number
 
 
 async def _maintain(deps: Deps) -> None:
-    from resolvers.signup import purge_stale
+    from resolvers.maintenance import purge
 
     while True:
         try:
-            await purge_stale(deps)
+            await purge(deps)
         except Exception:
             log.exception("maintenance pass failed")
         await asyncio.sleep(MAINTENANCE_SECONDS)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from notifier.actions import Action
 from resolvers import codes
 from resolvers.deps import Deps
@@ -35,7 +37,7 @@ async def send_code(
             action,
             phone,
             code=issued.code,
-            minutes=deps.codes.ttl_seconds // 60,
+            minutes=math.ceil(deps.codes.ttl_seconds / 60),  # never understate the lifetime
             send_before=issued.expires_at,
         )
     return issued

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from models import AuthSession, RefreshToken, VerificationCode
+from models import AuthSession, OutboxMessage, RefreshToken, VerificationCode
+from notifier.outbox import FINAL, SENT
 from resolvers.clock import now
 from resolvers.deps import Deps
 from resolvers.signup import purge_stale
 
 CODE_ROW_KEEP = timedelta(days=1)  # longer than any cooldown or attempt window
+MESSAGE_KEEP = timedelta(days=30)  # what the operator's outbox view looks back on
 
 
 async def purge(deps: Deps) -> dict[str, int]:
@@ -21,4 +23,8 @@ async def purge(deps: Deps) -> dict[str, int]:
         "code_rows": await VerificationCode.filter(expires_at__lt=at - CODE_ROW_KEEP).delete(),
         "refresh_tokens": await RefreshToken.filter(expires_at__lt=at).delete(),
         "sessions": await AuthSession.filter(revoked_at__lt=at - refresh_ttl).delete(),
+        # Messages done with (their attempts go with them); nothing still to be sent.
+        "messages": await OutboxMessage.filter(
+            state__in=sorted(FINAL | {SENT}), created_at__lt=at - MESSAGE_KEEP
+        ).delete(),
     }

@@ -122,18 +122,6 @@ def metrics_route(settings: Settings) -> Route:
     return Route("/metrics", metrics)
 
 
-def twilio_status_route(settings: Settings) -> Route:
-    async def status(request: Request) -> Response:
-        from notifier.callbacks import handle_status
-
-        form = await request.form()
-        params = {k: str(v) for k, v in form.items()}
-        ok = await handle_status(settings, params, request.headers.get("x-twilio-signature", ""))
-        return PlainTextResponse("", status_code=204 if ok else 403)
-
-    return Route("/twilio/status", status, methods=["POST"])
-
-
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {

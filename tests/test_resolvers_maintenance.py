@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from models import AuthSession, RefreshToken, User, VerificationCode
+from models import (
+    AuthSession,
+    MessageAttempt,
+    OutboxMessage,
+    RefreshToken,
+    User,
+    VerificationCode,
+)
 from resolvers.clock import now
 from resolvers.maintenance import purge
 from tests import documents as d
@@ -26,6 +33,19 @@ async def test_purge_removes_stale_signups_and_old_rows_but_keeps_live_ones(api)
         token_hash="expired" + "0" * 57,
         expires_at=now() - timedelta(seconds=1),
     )
+    await api.sms.wait(fresh, "verify_signup")
+    old_message = await OutboxMessage.filter(phone=fresh).first()
+    assert old_message is not None
+    await MessageAttempt.create(message=old_message, outcome="sent")
+    await OutboxMessage.filter(id=old_message.id).update(created_at=now() - timedelta(days=31))
+    queued = await OutboxMessage.create(
+        action="password_changed",
+        phone=fresh,
+        body="x",
+        state="queued",
+        next_attempt_at=now() + timedelta(days=1),
+    )
+    await OutboxMessage.filter(id=queued.id).update(created_at=now() - timedelta(days=31))
     # when
     removed = await purge(api.app.state.deps)
     # then
@@ -35,3 +55,6 @@ async def test_purge_removes_stale_signups_and_old_rows_but_keeps_live_ones(api)
     assert await VerificationCode.filter(subject=fresh).count() == 1
     assert await RefreshToken.filter(token_hash="expired" + "0" * 57).count() == 0
     assert (await api.run(d.ME, token=live["accessToken"])) is not None
+    assert not await OutboxMessage.filter(id=old_message.id).exists()
+    assert not await MessageAttempt.filter(message_id=old_message.id).exists()
+    assert await OutboxMessage.filter(id=queued.id).exists()  # not yet sent: kept
