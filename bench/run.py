@@ -356,6 +356,11 @@ async def drive(args: argparse.Namespace, run: Run, server: servers.Server) -> d
         ),
         signup_p50_ms=round(instant.percentile(50), 1),
         drive_seconds=round(time.perf_counter() - started, 1),
+        server_cpu_ms_per_request={
+            p.name: round(p.server_cpu * 1000 / p.ok, 2)
+            for p in (hello, signup, verify, login, me, reset)
+            if p.ok
+        },
         verify_requests=verify.ok,
         sms_received=len(run.double.messages),
         argon2={

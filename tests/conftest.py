@@ -13,7 +13,7 @@ import contextlib
 import os
 import secrets
 import tempfile
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +22,12 @@ import httpx
 import pytest
 from tortoise.backends.base.executor import EXECUTOR_CACHE
 
-from main import create_app, migrate
+from main import create_app, make_sender, migrate
 from resolvers import settings as config
 from resolvers.settings import Settings
 from tests import documents as d
 from tests.support import STRONG_PASSWORD, Api, RecordingSender, new_phone
+from tests.twilio_double import TwilioDouble, twilio_settings
 
 POSTGRES_ADMIN = os.environ.get(
     "PHONEGATE_TEST_POSTGRES", "postgres://postgres@127.0.0.1:5432/postgres"
@@ -185,3 +186,26 @@ async def redis_url() -> str:
     finally:
         await client.aclose()
     return REDIS_URL
+
+
+@pytest.fixture
+def twilio() -> Iterator[TwilioDouble]:
+    """A local Twilio double over real HTTP (tests/twilio_double.py)."""
+    with TwilioDouble() as double:
+        yield double
+
+
+@pytest.fixture
+def twilio_app(
+    make_settings: Callable[..., Settings], twilio: TwilioDouble
+) -> Callable[..., contextlib.AbstractAsyncContextManager[Api]]:
+    """``async with twilio_app(**env) as api``: the app sending through the real Twilio SDK
+    to the double, with fast retries."""
+
+    @contextlib.asynccontextmanager
+    async def run(**env: str) -> AsyncIterator[Api]:
+        settings = make_settings(**twilio_settings(twilio, **env))
+        async with running_app(settings, sender=make_sender(settings)) as api:
+            yield api
+
+    return run

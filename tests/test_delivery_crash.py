@@ -12,9 +12,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import Awaitable, Callable, Iterator
-
-import pytest
+from collections.abc import Awaitable, Callable
 
 from models import OutboxMessage
 from tests import documents as d
@@ -23,12 +21,6 @@ from tests.twilio_double import AppProcess, TwilioDouble, orm, server_env
 
 CODE_RE = re.compile(r"code is (\d{6,10})\b")
 USERS = 12
-
-
-@pytest.fixture
-def twilio() -> Iterator[TwilioDouble]:
-    with TwilioDouble() as double:
-        yield double
 
 
 def codes_for(twilio: TwilioDouble, phone: str) -> list[str]:

@@ -7,10 +7,8 @@ import asyncio
 import re
 import statistics
 import time
-from collections.abc import Iterator
 
 import httpx
-import pytest
 
 from models import OutboxMessage
 from tests import documents as d
@@ -19,12 +17,6 @@ from tests.twilio_double import AppProcess, TwilioDouble, orm, served_app, serve
 
 CODE_RE = re.compile(r"code is (\d{6,10})\b")
 USERS = 8
-
-
-@pytest.fixture
-def twilio() -> Iterator[TwilioDouble]:
-    with TwilioDouble() as double:
-        yield double
 
 
 def codes_for(twilio: TwilioDouble, phone: str) -> list[str]:

@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
-import pytest
 
 from tests import documents as d
 from tests.support import OTHER_PASSWORD, STRONG_PASSWORD, new_phone
@@ -17,12 +15,6 @@ from tests.twilio_double import TwilioDouble, served_app, server_env
 
 CODE = re.compile(r"\b(\d{6})\b")
 THIRD_PASSWORD = "saffron glacier piano 3"
-
-
-@pytest.fixture
-def twilio() -> Iterator[TwilioDouble]:
-    with TwilioDouble() as double:
-        yield double
 
 
 class Client:

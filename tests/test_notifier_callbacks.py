@@ -4,38 +4,27 @@ final state, once; anything unsigned or signed for another URL changes nothing (
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from main import make_sender
 from models import MessageAttempt, OutboxMessage
 from notifier.outbox import record_status
 from tests import documents as d
 from tests.support import STRONG_PASSWORD, new_phone
-from tests.twilio_double import TwilioDouble, sign, twilio_settings
+from tests.twilio_double import TwilioDouble, sign
 
 PUBLIC = "https://accounts.example.com"
 CALLBACK_URL = f"{PUBLIC}/twilio/status"
 
 
 @pytest.fixture
-def twilio() -> Iterator[TwilioDouble]:
-    with TwilioDouble() as double:
-        yield double
+def twilio_app(twilio_app: Callable[..., Any]) -> Callable[..., Any]:
+    """The shared fixture, with a public URL so the sender asks for status callbacks."""
 
-
-@pytest.fixture
-def twilio_app(
-    make_settings: Callable[..., Any], start_app: Callable[..., Any], twilio: TwilioDouble
-) -> Callable[..., contextlib.AbstractAsyncContextManager[Any]]:
-    @contextlib.asynccontextmanager
-    async def run(**env: str) -> AsyncIterator[Any]:
-        settings = make_settings(**twilio_settings(twilio, **{"PUBLIC_BASE_URL": PUBLIC, **env}))
-        async with start_app(settings, sender=make_sender(settings)) as api:
-            yield api
+    def run(**env: str) -> Any:
+        return twilio_app(**{"PUBLIC_BASE_URL": PUBLIC, **env})
 
     return run
 

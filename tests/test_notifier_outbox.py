@@ -8,11 +8,9 @@ once, late codes are not sent, nothing stays in the table or the log.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import re
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -32,30 +30,10 @@ from tests.twilio_double import (
     AUTH_TOKEN,
     FROM_NUMBER,
     TwilioDouble,
-    twilio_settings,
 )
 
 CODE_RE = re.compile(r"code is (\d{6,10})\b")
 SETTLED = ("sent", "abandoned", "delivered", "undelivered", "failed", "suppressed")
-
-
-@pytest.fixture
-def twilio() -> Iterator[TwilioDouble]:
-    with TwilioDouble() as double:
-        yield double
-
-
-@pytest.fixture
-def twilio_app(
-    make_settings: Callable[..., Any], start_app: Callable[..., Any], twilio: TwilioDouble
-) -> Callable[..., contextlib.AbstractAsyncContextManager[Any]]:
-    @contextlib.asynccontextmanager
-    async def run(**env: str) -> AsyncIterator[Any]:
-        settings = make_settings(**twilio_settings(twilio, **env))
-        async with start_app(settings, sender=make_sender(settings)) as api:
-            yield api
-
-    return run
 
 
 async def signup(api: Any, phone: str) -> tuple[dict[str, Any], float]:

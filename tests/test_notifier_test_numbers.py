@@ -4,40 +4,17 @@ production; Twilio's magic test numbers behave as they do with Twilio test crede
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Callable, Iterator
-from typing import Any
 
 import pytest
 
-from main import make_sender
 from models import OutboxMessage
 from resolvers import settings as config
 from resolvers.settings import SettingsError
 from tests import documents as d
 from tests.support import STRONG_PASSWORD, new_phone
-from tests.twilio_double import NO_PROXY, ROOT, TwilioDouble, twilio_settings
-
-
-@pytest.fixture
-def twilio() -> Iterator[TwilioDouble]:
-    with TwilioDouble() as double:
-        yield double
-
-
-@pytest.fixture
-def twilio_app(
-    make_settings: Callable[..., Any], start_app: Callable[..., Any], twilio: TwilioDouble
-) -> Callable[..., contextlib.AbstractAsyncContextManager[Any]]:
-    @contextlib.asynccontextmanager
-    async def run(**env: str) -> AsyncIterator[Any]:
-        settings = make_settings(**twilio_settings(twilio, **env))
-        async with start_app(settings, sender=make_sender(settings)) as api:
-            yield api
-
-    return run
+from tests.twilio_double import NO_PROXY, ROOT
 
 
 async def test_a_test_number_verifies_with_its_fixed_code_and_is_never_messaged(twilio_app, twilio):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -14,12 +14,6 @@ from tests.support import new_phone
 from tests.twilio_double import ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER, MAGIC_TO, TwilioDouble
 
 CALLBACK = "https://phonegate.example/twilio/status"
-
-
-@pytest.fixture
-def twilio() -> Iterator[TwilioDouble]:
-    with TwilioDouble() as double:
-        yield double
 
 
 @pytest.fixture
