@@ -204,9 +204,20 @@ def reset_job(account: Account) -> Job:
 # --- phases -----------------------------------------------------------------------------
 
 
+async def settle(run: Run, quiet: float = 0.4, within: float = 10.0) -> None:
+    """Wait until the outbox has sent what earlier phases queued (no SMS for ``quiet``
+    seconds), so that a phase is not charged for the last one's messages."""
+    deadline = time.monotonic() + within
+    seen = -1
+    while time.monotonic() < deadline and len(run.double.messages) != seen:
+        seen = len(run.double.messages)
+        await asyncio.sleep(quiet)
+
+
 async def phase(
     run: Run, name: str, seconds: float, connections: int, next_job: Callable[[], Job | None]
 ) -> Phase:
+    await settle(run)
     before = cpu_seconds(run.pids)
     result = await loadgen.closed_loop(name, run.host, run.port, connections, seconds, next_job)
     result.server_cpu = cpu_seconds(run.pids) - before
