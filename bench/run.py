@@ -204,7 +204,7 @@ def reset_job(account: Account) -> Job:
 # --- phases -----------------------------------------------------------------------------
 
 
-async def settle(run: Run, quiet: float = 0.4, within: float = 10.0) -> None:
+async def settle(run: Run, quiet: float = 0.25, within: float = 10.0) -> None:
     """Wait until the outbox has sent what earlier phases queued (no SMS for ``quiet``
     seconds), so that a phase is not charged for the last one's messages."""
     deadline = time.monotonic() + within
@@ -324,7 +324,7 @@ def argon2_bound(processes: int, seconds: float, defaults: Settings) -> float:
 
 async def drive(args: argparse.Namespace, run: Run, server: servers.Server) -> dict[str, Any]:
     started = time.perf_counter()
-    d = 0.5 if args.quick else 3.0
+    d = 0.4 if args.quick else 3.0
     defaults = Settings()
     figures: dict[str, Any] = {}
     await asyncio.sleep(1.0)
