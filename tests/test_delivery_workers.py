@@ -66,11 +66,10 @@ def stop_worker(worker: subprocess.Popen[str]) -> list[int]:
     return sent
 
 
+@pytest.mark.postgres_only  # worker processes claiming at the same moment
 async def test_two_worker_processes_send_200_messages_each_exactly_once(
     database_url, db_kind, twilio
 ):
-    if db_kind != "postgres":
-        pytest.skip("worker processes claiming at the same moment: a PostgreSQL test")
     # given: two worker processes polling; each send takes Twilio a moment
     twilio.delay(0.02)
     workers = [

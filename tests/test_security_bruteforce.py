@@ -72,10 +72,10 @@ async def test_thirty_aliased_guesses_with_the_right_code_are_refused_whole(api)
     assert owner["__typename"] == "Session"
 
 
+@postgres_only
 async def test_fifty_parallel_wrong_guesses_are_evaluated_at_most_five_times(
     make_settings, start_app, db_kind
 ):
-    postgres_only(db_kind)
     async with start_app(make_settings(RATE_LIMITS=limits())) as api:
         # given
         phone, code = await signed_up(api)

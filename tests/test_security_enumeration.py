@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from tests import documents as d
-from tests.conftest import DATABASES, signup_verified
+from tests.conftest import signup_verified
 from tests.support import OTHER_PASSWORD, STRONG_PASSWORD, Api, new_phone
 from tests.test_security_support import drained, limits, sms_queued
 
@@ -171,9 +171,8 @@ async def measure(api: Api, name: str, known: list[str]) -> dict[str, list[float
     return times
 
 
+@pytest.mark.postgres_only  # timed once per run: on PostgreSQL, the production database
 async def test_timing_of_known_and_unknown_phones_is_the_same(open_api, db_kind):
-    if db_kind == "sqlite" and "postgres" in DATABASES:
-        pytest.skip("timed once per run: on PostgreSQL, the production database")
     rows = []
     registered = await known_phones(open_api)
     for name in OPERATIONS:

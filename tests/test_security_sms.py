@@ -77,8 +77,8 @@ async def test_a_burst_of_resends_is_rate_limited_and_sends_one_sms(api):
     assert await sms_queued(phone) == 1 and len(api.sms.to(phone)) == 1
 
 
+@postgres_only
 async def test_thirty_parallel_resends_send_one_sms(make_settings, start_app, db_kind):
-    postgres_only(db_kind)
     settings = make_settings(RESEND_COOLDOWN_SECONDS="1", RATE_LIMITS=limits())
     async with start_app(settings) as api:
         # given a signup whose resend wait is over
@@ -94,8 +94,8 @@ async def test_thirty_parallel_resends_send_one_sms(make_settings, start_app, db
     assert len(api.sms.to(phone, "verify_signup")) == 2
 
 
+@postgres_only
 async def test_thirty_parallel_reset_requests_send_one_sms(make_settings, start_app, db_kind):
-    postgres_only(db_kind)
     async with start_app(make_settings(RATE_LIMITS=limits())) as api:
         phone = new_phone()
         await signup_verified(api, phone)

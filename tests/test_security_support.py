@@ -32,10 +32,8 @@ def limits(**tight: str) -> str:
     return ",".join(f"{name}={spec}" for name, spec in {**UNLIMITED, **tight}.items())
 
 
-def postgres_only(db_kind: str) -> None:
-    """Concurrency claims hold on PostgreSQL; SQLite runs one writer at a time anyway."""
-    if db_kind != "postgres":
-        pytest.skip("concurrency is asserted on PostgreSQL (SQLite serialises writers)")
+# Concurrency claims are asserted on PostgreSQL; SQLite runs one writer at a time anyway.
+postgres_only = pytest.mark.postgres_only
 
 
 async def post_raw(
