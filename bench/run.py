@@ -469,6 +469,12 @@ def main() -> int:
         help="RATE_LIMIT_STORAGE for the server (default: Redis db 14)",
     )
     args = parser.parse_args()
+    if args.db == "sqlite" and args.workers > 1:
+        print(
+            "note: SQLite with several worker processes answers some writes 'database is "
+            "locked' (masked as errors); the guarantees hold on PostgreSQL",
+            file=sys.stderr,
+        )
     started = time.perf_counter()
     load_before = round(os.getloadavg()[0], 2)
     with tempfile.TemporaryDirectory(prefix="phonegate-bench-") as tmp:
