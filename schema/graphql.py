@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import re
 from collections.abc import Iterator
 from datetime import datetime
@@ -20,9 +21,12 @@ from strawberry.extensions import (
 )
 from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.types.base_scalars import DateTimeDefinition
+from strawberry.types import ExecutionContext
 
 from schema.operations import Mutation, Query
 from schema.query_limits import document_limits
+
+log = logging.getLogger("phonegate.graphql")
 
 MAX_DEPTH = 8  # the schema nests 3 levels at most (changePassword.session.user.id)
 MAX_ALIASES = 15
@@ -64,6 +68,28 @@ DATETIME = dataclasses.replace(
 )
 
 
+class QuietSchema(Schema):
+    """Logs errors without the request's text. Strawberry's default writes each error with
+    the document excerpt around it, so a password typed inline in a document (instead of
+    in variables) would reach the log; and it logs every client mistake at ERROR, a level
+    an attacker could then flood. Faults: ERROR with the traceback, the path only. The
+    client's own mistakes (syntax, validation): DEBUG."""
+
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        for error in errors:
+            if error.original_error is None or isinstance(error.original_error, GraphQLError):
+                log.debug("GraphQL request refused: %s", error.message.split("\n", 1)[0])
+            else:
+                log.error(
+                    "GraphQL fault at %s: %s",
+                    ".".join(str(p) for p in error.path or []) or "(document)",
+                    type(error.original_error).__name__,
+                    exc_info=error.original_error,
+                )
+
+
 def build_schema(*, production: bool) -> Schema:
     rules = PRODUCTION_RULES if production else LIMIT_RULES
     extensions: list[object] = [
@@ -77,7 +103,7 @@ def build_schema(*, production: bool) -> Schema:
     ]
     if production:
         extensions.append(HideSuggestions)
-    return Schema(
+    return QuietSchema(
         query=Query,
         mutation=Mutation,
         config=StrawberryConfig(
