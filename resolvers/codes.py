@@ -34,6 +34,8 @@ from resolvers.errors import CodeExpired, CodeInvalid, CodeLocked, InputRejected
 
 T = TypeVar("T")
 
+RESEND_WAIT = "Wait before asking for another code."
+
 SIGNUP = "signup"
 RESET = "reset"
 LOGIN = "login"
@@ -108,6 +110,13 @@ async def _create_row(
         return None
 
 
+def ensure_cooled_down(row: VerificationCode | None, policy: CodePolicy, at: datetime) -> None:
+    """RateLimitExceeded while the row's code is in its resend wait."""
+    wait = cooldown_left(row, policy, at) if row is not None else 0
+    if wait:
+        raise RateLimitExceeded(wait, RESEND_WAIT)
+
+
 def cooldown_left(row: VerificationCode, policy: CodePolicy, at: datetime) -> int:
     """Seconds until another code may go out: the cooldown doubles with each resend."""
     if row.sent_at is None:
@@ -139,9 +148,7 @@ async def issue(
     """
     row = await _row(purpose, subject, phone, policy)
     at = now()
-    wait = cooldown_left(row, policy, at)
-    if wait:
-        raise RateLimitExceeded(wait, "Wait before asking for another code.")
+    ensure_cooled_down(row, policy, at)
     fresh_lineage = row.used_at is not None or row.attempts >= policy.max_attempts
     in_streak = row.sent_at is not None and (
         (at - row.sent_at).total_seconds() < policy.cooldown_max_seconds
@@ -165,7 +172,7 @@ async def issue(
         used_at=None,
     )
     if updated != 1:  # another request issued a code in between: that one counts
-        raise RateLimitExceeded(policy.cooldown_seconds, "Wait before asking for another code.")
+        raise RateLimitExceeded(policy.cooldown_seconds, RESEND_WAIT)
     await row.refresh_from_db()
     return IssuedCode(code=code, expires_at=expires_at, challenge=challenge, row=row)
 

@@ -46,9 +46,7 @@ async def sms_budget(
 async def resend_wait(deps: Deps, purpose: str, subject: str) -> None:
     """RateLimitExceeded while the code of (purpose, subject) is in its resend wait."""
     row = await VerificationCode.get_or_none(purpose=purpose, subject=subject)
-    wait = codes.cooldown_left(row, deps.codes, now()) if row is not None else 0
-    if wait:
-        raise RateLimitExceeded(wait, "Wait before asking for another code.")
+    codes.ensure_cooled_down(row, deps.codes, now())
 
 
 async def guess_budget(deps: Deps, client: Client, account_key: str) -> None:

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from tortoise.exceptions import IntegrityError
-from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from models import User, VerificationCode
@@ -23,7 +22,7 @@ from resolvers.deps import Client, Deps
 from resolvers.errors import CodeInvalid, CodeLocked, InputRejected, PhoneInUse, UsernameInUse
 from resolvers.phones import mask_phone
 from resolvers.sessions import Caller, check_password
-from resolvers.signup import stale_before
+from resolvers.signup import live_accounts
 from resolvers.usernames import normalize_username
 
 
@@ -88,9 +87,7 @@ async def _check_phone_free(deps: Deps, phone: str, user: User) -> None:
 
 
 async def _check_username_free(deps: Deps, key: str, user: User) -> None:
-    holders = User.filter(username_key=key).exclude(id=user.id)
-    live = holders.filter(Q(is_verified=True) | Q(created_at__gte=stale_before(deps)))
-    if await live.exists():
+    if await live_accounts(deps).filter(username_key=key).exclude(id=user.id).exists():
         raise UsernameInUse()
 
 

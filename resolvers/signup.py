@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
+from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from models import User, VerificationCode
@@ -33,6 +34,11 @@ class CodeSent:
 
 def stale_before(deps: Deps) -> datetime:
     return now() - timedelta(seconds=deps.settings.unverified_ttl_seconds)
+
+
+def live_accounts(deps: Deps) -> QuerySet[User]:
+    """Accounts that hold their username: verified ones, and signups not yet stale."""
+    return User.filter(Q(is_verified=True) | Q(created_at__gte=stale_before(deps)))
 
 
 async def start(
@@ -151,10 +157,7 @@ async def username_available(deps: Deps, raw: str) -> bool:
         _, key = normalize_username(raw)
     except InputRejected:
         return False
-    taken = User.filter(username_key=key).filter(
-        Q(is_verified=True) | Q(created_at__gte=stale_before(deps))
-    )
-    return not await taken.exists()
+    return not await live_accounts(deps).filter(username_key=key).exists()
 
 
 async def purge_stale(deps: Deps) -> int:
