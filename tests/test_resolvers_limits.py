@@ -60,6 +60,21 @@ async def test_the_wait_is_that_of_the_last_full_tier():
     assert outcomes[0] is None and outcomes[1] is not None and outcomes[1] > 3500
 
 
+async def test_a_refusal_by_a_later_tier_counts_in_no_tier():
+    limits = RateLimits("memory://", "sms_per_phone=5/minute;1/hour")
+    outcomes = await hits(limits, "sms_per_phone", "k", 6)
+    assert outcomes[0] is None and all(o is not None and o > 3500 for o in outcomes[1:])
+    minute, _ = limits.items["sms_per_phone"]
+    stats = await limits.limiter.get_window_stats(minute, "sms_per_phone", "k")
+    assert stats.remaining == 4  # only the hit that passed
+
+
+async def test_when_several_tiers_are_full_the_wait_is_the_longest():
+    limits = RateLimits("memory://", "sms_per_phone=1/hour;1/minute")
+    outcomes = await hits(limits, "sms_per_phone", "k", 2)
+    assert outcomes[0] is None and outcomes[1] is not None and outcomes[1] > 3500
+
+
 async def test_test_counts_nothing_and_clear_forgets():
     limits = RateLimits("memory://", "failures_per_account=2/minute")
     for _ in range(10):
