@@ -283,17 +283,21 @@ class OutboxWorker:
     async def _take(self, message: OutboxMessage, at: datetime) -> Claim | None:
         token = secrets.token_hex(8)
         reclaimed = message.state == SENDING
-        async with in_transaction():
-            won = await OutboxMessage.filter(
-                id=message.id, state=message.state, claim_token=message.claim_token
-            ).update(
-                state=SENDING,
-                claim_token=token,
-                lease_until=at + timedelta(seconds=self.retry.lease_seconds),
-                attempts=F("attempts") + 1,
-            )
-            if won == 1 and reclaimed:
-                await _record(message.id, "lost", None, "its worker stopped mid-send")
+        take = OutboxMessage.filter(
+            id=message.id, state=message.state, claim_token=message.claim_token
+        ).update(
+            state=SENDING,
+            claim_token=token,
+            lease_until=at + timedelta(seconds=self.retry.lease_seconds),
+            attempts=F("attempts") + 1,
+        )
+        if reclaimed:  # the dead worker's try goes on record with the takeover
+            async with in_transaction():
+                won = await take
+                if won == 1:
+                    await _record(message.id, "lost", None, "its worker stopped mid-send")
+        else:  # one guarded UPDATE: no transaction round trips around it
+            won = await take
         if won != 1:
             return None
         uncertain = reclaimed or await _last_try_uncertain(message)

@@ -58,7 +58,6 @@ class IssuedCode:
     code: str
     expires_at: datetime
     challenge: str | None
-    row: VerificationCode
 
 
 def generate_code(length: int) -> str:
@@ -173,8 +172,7 @@ async def issue(
     )
     if updated != 1:  # another request issued a code in between: that one counts
         raise RateLimitExceeded(policy.cooldown_seconds, RESEND_WAIT)
-    await row.refresh_from_db()
-    return IssuedCode(code=code, expires_at=expires_at, challenge=challenge, row=row)
+    return IssuedCode(code=code, expires_at=expires_at, challenge=challenge)
 
 
 async def consume(
