@@ -78,6 +78,9 @@ class Phase:
     latencies: list[float] = field(default_factory=list)  # of successes, in seconds
     outcomes: dict[str, int] = field(default_factory=dict)
     server_cpu: float = 0.0  # CPU seconds the server's workers used during the phase
+    # CPU seconds of everything else on the machine that the phase kept busy: PostgreSQL's
+    # processes, Redis, and this load process (which also plays Twilio).
+    other_cpu: dict[str, float] = field(default_factory=dict)
     # The steady window: from the first answer to the deadline, and the successes in it.
     # Dividing all successes by the whole phase would charge the ramp-up and the drain of
     # the requests still in flight at the deadline: with 16 clients and answers taking

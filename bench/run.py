@@ -16,6 +16,8 @@ Figures (all measured in this run, on this machine):
                      minus with one answering at once (SMS leave off the request path)
   rss_mb_idle        resident memory of the largest worker, idle 6 s after the load
                      (rss_mb_start: the same right after start-up)
+  server_cpu_ms_per_request / other_cpu_ms_per_request   where each phase's cores went:
+                     the server's workers; PostgreSQL, Redis and this load process
 Rate limits are raised for the bench server (RATE_LIMITS) and the resend cooldown is 0 so
 one phone can ask for reset codes repeatedly; every other setting is the default.
 """
@@ -218,11 +220,34 @@ async def phase(
     run: Run, name: str, seconds: float, connections: int, next_job: Callable[[], Job | None]
 ) -> Phase:
     await settle(run)
-    before = cpu_seconds(run.pids)
+    before, others = cpu_seconds(run.pids), other_cpu()
     result = await loadgen.closed_loop(name, run.host, run.port, connections, seconds, next_job)
     result.server_cpu = cpu_seconds(run.pids) - before
+    result.other_cpu = {k: v - others.get(k, 0.0) for k, v in other_cpu().items()}
     run.phases.append(result)
     return result
+
+
+def other_cpu() -> dict[str, float]:
+    """CPU seconds so far of the machine's other parts in the request path: PostgreSQL
+    (every process of its server), Redis, and this process (the load and the Twilio
+    double). Where the cores go, beside the server's own workers."""
+    pids: dict[str, list[int]] = {"postgres": [], "redis": []}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                comm = (entry / "comm").read_text().strip()
+            except OSError:
+                continue
+            if comm == "postgres":
+                pids["postgres"].append(int(entry.name))
+            elif comm.startswith("redis-server"):
+                pids["redis"].append(int(entry.name))
+    return {
+        "postgres": cpu_seconds(pids["postgres"]),
+        "redis": cpu_seconds(pids["redis"]),
+        "bench": time.process_time(),
+    }
 
 
 def cpu_seconds(pids: list[int]) -> float:
@@ -372,6 +397,11 @@ async def drive(args: argparse.Namespace, run: Run, server: servers.Server) -> d
             for p in (hello, signup, verify, login, me, reset)
             if p.ok
         },
+        other_cpu_ms_per_request={
+            p.name: {k: round(v * 1000 / p.ok, 2) for k, v in p.other_cpu.items()}
+            for p in (hello, signup, verify, login, me, reset)
+            if p.ok
+        },
         verify_requests=verify.ok,
         sms_received=len(run.double.messages),
         argon2={
@@ -386,14 +416,16 @@ async def drive(args: argparse.Namespace, run: Run, server: servers.Server) -> d
 def print_table(phases: list[Phase]) -> None:
     print(
         f"{'phase':40} {'ok/s':>9} {'ok':>7} {'p50 ms':>8} {'p99 ms':>8} {'cpu ms/ok':>9}"
-        "  other answers"
+        f" {'pg ms/ok':>8} {'load ms/ok':>10}  other answers"
     )
     for p in phases:
         other = {k: v for k, v in p.outcomes.items() if k not in ("Query", "User")}
         cpu = f"{p.server_cpu * 1000 / p.ok:9.2f}" if p.ok and p.server_cpu else f"{'':9}"
+        pg = f"{p.other_cpu['postgres'] * 1000 / p.ok:8.2f}" if p.ok and p.other_cpu else " " * 8
+        load = f"{p.other_cpu['bench'] * 1000 / p.ok:10.2f}" if p.ok and p.other_cpu else " " * 10
         print(
             f"{p.name:40} {p.rps:9.1f} {p.ok:7d} {p.percentile(50):8.1f} "
-            f"{p.percentile(99):8.1f} {cpu}  {other or ''}"
+            f"{p.percentile(99):8.1f} {cpu} {pg} {load}  {other or ''}"
         )
 
 
