@@ -92,7 +92,10 @@ class Settings:
     argon2_time_cost: int = _opt("ARGON2_TIME_COST", "argon2id iterations", int, 2)
     argon2_parallelism: int = _opt("ARGON2_PARALLELISM", "argon2id lanes", int, 1)
     hash_concurrency: int = _opt(
-        "HASH_CONCURRENCY", "password hashes computed at once per process (0 = cores)", int, 0
+        "HASH_CONCURRENCY",
+        "password hashes computed at once per worker (0 = the cores shared out among the workers)",
+        int,
+        0,
     )
     rate_limit_storage: str = _opt(
         "RATE_LIMIT_STORAGE", "memory:// or redis://host:6379/0", str, "memory://"
