@@ -100,9 +100,14 @@ class Outbox:
         code: str = "",
         send_before: datetime | None = None,
         minutes: int = 0,
+        replaces: bool = True,
         **extra: str,
     ) -> OutboxMessage:
-        """Queue one message; call inside the transaction of the change that causes it."""
+        """Queue one message; call inside the transaction of the change that causes it.
+
+        A code message ends the queued ones of its kind to the phone, unless the caller
+        knows there were none (``replaces=False``: the first code of its kind; should one
+        be queued all the same, the send-time check still abandons it)."""
         if phone in self.suppressed_phones:
             return await OutboxMessage.create(
                 action=action.value,
@@ -113,7 +118,7 @@ class Outbox:
                 send_before=send_before,
             )
         body = self.templates.render(action, code=code, minutes=minutes, **extra)
-        if action in REPLACEABLE:  # the older code is dead: its message must not go out
+        if action in REPLACEABLE and replaces:  # the older code is dead: its SMS must not go
             await OutboxMessage.filter(action=action.value, phone=phone, state=QUEUED).update(
                 state=ABANDONED, body=None, last_error=SUPERSEDED
             )

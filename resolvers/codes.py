@@ -15,6 +15,7 @@ per-phone SMS limits bound).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 import math
@@ -22,7 +23,7 @@ import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F
@@ -58,6 +59,7 @@ class IssuedCode:
     code: str
     expires_at: datetime
     challenge: str | None
+    replaced: bool  # an earlier code of (purpose, subject) existed (its SMS may be queued)
 
 
 def generate_code(length: int) -> str:
@@ -81,29 +83,22 @@ def check_format(policy: CodePolicy, code: str) -> str:
     return code
 
 
-async def _row(purpose: str, subject: str, phone: str, policy: CodePolicy) -> VerificationCode:
-    """The row of (purpose, subject), created with an unguessable hash if there is none."""
-    row = await VerificationCode.get_or_none(purpose=purpose, subject=subject)
-    if row is None:
-        row = await _create_row(purpose, subject, phone, policy)
-    return row or await VerificationCode.get(purpose=purpose, subject=subject)
-
-
 async def _create_row(
-    purpose: str, subject: str, phone: str, policy: CodePolicy, *, attempts: int = 0
+    purpose: str, subject: str, phone: str, policy: CodePolicy, **fields: Any
 ) -> VerificationCode | None:
-    """A new row with an unguessable hash, or None if a parallel request made it first."""
+    """A new row (by default with an unguessable hash), or None if a parallel request made
+    it first."""
+    values: dict[str, Any] = {
+        "code_hash": secrets.token_hex(32),
+        "expires_at": now() + timedelta(seconds=policy.ttl_seconds),
+        **fields,
+    }
     try:
         # A savepoint: a parallel request's row makes this insert fail without aborting the
         # caller's transaction (PostgreSQL refuses every later statement of an aborted one).
         async with in_transaction():
             return await VerificationCode.create(
-                purpose=purpose,
-                subject=subject,
-                phone=phone,
-                code_hash=secrets.token_hex(32),
-                attempts=attempts,
-                expires_at=now() + timedelta(seconds=policy.ttl_seconds),
+                purpose=purpose, subject=subject, phone=phone, **values
             )
     except IntegrityError:
         return None
@@ -145,34 +140,42 @@ async def issue(
     Runs for unknown phones too (user_id None): the caller then sends nothing, but the
     cooldown and the answers stay the same as for a real account.
     """
-    row = await _row(purpose, subject, phone, policy)
     at = now()
+    code = policy.fixed_codes.get(phone) or generate_code(policy.length)
+    challenge = secrets.token_urlsafe(32) if with_challenge else None
+    expires_at = at + timedelta(seconds=policy.ttl_seconds)
+    issued = IssuedCode(code=code, expires_at=expires_at, challenge=challenge, replaced=True)
+    fields: dict[str, object] = {
+        "user_id": user_id,
+        "code_hash": code_hash(policy, purpose, user_id, phone, code),
+        "challenge_hash": challenge_hash(policy, challenge) if challenge else None,
+        "payload": payload,
+        "expires_at": expires_at,
+        "sent_at": at,
+    }
+    row = await VerificationCode.get_or_none(purpose=purpose, subject=subject)
+    if row is None:  # the first code here: written as it is created, one statement
+        if await _create_row(purpose, subject, phone, policy, **fields, send_count=1) is not None:
+            return dataclasses.replace(issued, replaced=False)
+        row = await VerificationCode.get(purpose=purpose, subject=subject)  # made meanwhile
     ensure_cooled_down(row, policy, at)
     fresh_lineage = row.used_at is not None or row.attempts >= policy.max_attempts
     in_streak = row.sent_at is not None and (
         (at - row.sent_at).total_seconds() < policy.cooldown_max_seconds
     )
     streak = row.send_count if in_streak else 0
-    code = policy.fixed_codes.get(phone) or generate_code(policy.length)
-    challenge = secrets.token_urlsafe(32) if with_challenge else None
-    expires_at = at + timedelta(seconds=policy.ttl_seconds)
     updated = await VerificationCode.filter(
         id=row.id, send_count=row.send_count, sent_at=row.sent_at
     ).update(
+        **fields,
         phone=phone,
-        user_id=user_id,
-        code_hash=code_hash(policy, purpose, user_id, phone, code),
-        challenge_hash=challenge_hash(policy, challenge) if challenge else None,
-        payload=payload,
         attempts=0 if fresh_lineage else row.attempts,
-        expires_at=expires_at,
-        sent_at=at,
         send_count=streak + 1,
         used_at=None,
     )
     if updated != 1:  # another request issued a code in between: that one counts
         raise RateLimitExceeded(policy.cooldown_seconds, RESEND_WAIT)
-    return IssuedCode(code=code, expires_at=expires_at, challenge=challenge)
+    return issued
 
 
 async def consume(

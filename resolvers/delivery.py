@@ -39,5 +39,6 @@ async def send_code(
             code=issued.code,
             minutes=math.ceil(deps.codes.ttl_seconds / 60),  # never understate the lifetime
             send_before=issued.expires_at,
+            replaces=issued.replaced,
         )
     return issued

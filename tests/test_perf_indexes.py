@@ -22,6 +22,7 @@ from tortoise.transactions import in_transaction
 from models import AuthSession, MessageAttempt, OutboxMessage, RefreshToken, User, VerificationCode
 from tests import documents as d
 from tests.conftest import signup_verified
+from tests.support import STRONG_PASSWORD, new_phone
 
 AT = datetime(2030, 1, 1, tzinfo=UTC)
 PHONE = "+14155550123"
@@ -148,3 +149,37 @@ async def test_refresh_reads_the_token_session_and_user_in_one_query(api):
     selects = [s for s in ours if s.lstrip().upper().startswith("SELECT")]
     assert refreshed["__typename"] == "Session"
     assert len(selects) == 1, selects
+
+
+def _writes(seen: list[str], table: str) -> list[str]:
+    """INSERTs and UPDATEs of ``table`` (the maintenance task's purges may DELETE meanwhile)."""
+    return [
+        s.split()[0].upper()
+        for s in seen
+        if f'"{table}"' in s and s.lstrip().upper().startswith(("INSERT", "UPDATE"))
+    ]
+
+
+async def test_a_phones_first_code_is_written_once_and_replaces_no_queued_message(
+    make_settings, start_app
+):
+    # given: no resend wait, so that the same phone can sign up again at once
+    async with start_app(make_settings(RESEND_COOLDOWN_SECONDS="0")) as api:
+        phone = new_phone()
+        variables = {"input": {"phone": phone, "password": STRONG_PASSWORD}}
+        # when: the first code of the phone, then a second one
+        with statements() as first:
+            answer = await api.run(d.SIGNUP, variables)
+        with statements() as second:
+            again = await api.run(d.SIGNUP, variables)
+    # then: the first is one INSERT of its row, and no queued message is looked for to end
+    ends_queued = [s for s in first if s.upper().startswith("UPDATE") and '"outbox_messages"' in s]
+    assert answer["__typename"] == again["__typename"] == "VerificationSent"
+    assert _writes(first, "verification_codes") == ["INSERT"]
+    assert [s for s in ends_queued if '"action"' in s] == []
+    # the second replaces the row's code and ends the first code's message if still queued
+    assert _writes(second, "verification_codes") == ["UPDATE"]
+    assert any(
+        s.upper().startswith("UPDATE") and '"outbox_messages"' in s and '"action"' in s
+        for s in second
+    )
