@@ -4,7 +4,8 @@ In one run, on this machine, the same closed-loop register and login load (same 
 connections and durations) goes to phonegate (signup, login) and to a minimal
 fastapi-users app (bench/peer_app.py: /auth/register, /auth/jwt/login) with the same
 argon2id parameters, the same number of worker processes and PostgreSQL. Prints a table,
-then on its last line one JSON object with each rate and the ratio phonegate / fastapi-users.
+then on its last line one JSON object with each rate, the ratio phonegate / fastapi-users,
+and each rate against the argon2id bound measured in the same run (``of_bound``).
 
 What differs is what each does per request: phonegate's signup also checks the password's
 strength, counts four rate limits in Redis and queues an SMS that its outbox sends to a
@@ -180,6 +181,11 @@ def main() -> int:
             peer_server(theirs, args.workers, folder / "peer.log") as port,
         ):
             register, peer_login = asyncio.run(measure_peer(args, port))
+    # The ceiling both are held against, in the same run: argon2id hashes/s of as many
+    # plain processes as workers, with the same parameters.
+    bound = phonegate_bench.argon2_bound(
+        args.workers, 1.2 if args.quick else 3.0, phonegate_bench.Settings()
+    )
     phonegate_bench.print_table([signup, register, login, peer_login])
     result: dict[str, Any] = {
         "phonegate_signup_rps": round(signup.rps, 1),
@@ -188,6 +194,16 @@ def main() -> int:
         "phonegate_login_rps": round(login.rps, 1),
         "fastapi_users_login_rps": round(peer_login.rps, 1),
         "login_ratio": round(login.rps / peer_login.rps, 3) if peer_login.rps else None,
+        "argon2_bound_rps": round(bound, 1),
+        "of_bound": {
+            name: round(phase.rps / bound, 3) if bound else None
+            for name, phase in (
+                ("phonegate_signup", signup),
+                ("fastapi_users_register", register),
+                ("phonegate_login", login),
+                ("fastapi_users_login", peer_login),
+            )
+        },
         "workers": args.workers,
         "machine": {**phonegate_bench.machine(), "loadavg_1m_at_start": load_before},
     }
