@@ -457,7 +457,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         # killed and restarted workers in a loop.
         "timeout_worker_healthcheck": 30,
     }
-    if settings.web_concurrency == 1:
+    if settings.web_concurrency == 1 or sys.platform != "linux":
+        # Only Linux spreads connections over SO_REUSEPORT sockets (BSD and macOS do not
+        # balance them): elsewhere uvicorn's own supervisor and its one shared socket.
         uvicorn.run("main:app_factory", **options)
     else:
         BalancedWorkers(uvicorn.Config("main:app_factory", **options)).run()
