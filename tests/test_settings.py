@@ -133,3 +133,25 @@ def test_migrate_command_creates_the_schema(tmp_path):
         "refresh_tokens",
         "outbox_messages",
     } <= tables
+
+
+@pytest.mark.parametrize(
+    ("workers", "setting", "cores", "expected"),
+    [
+        ("1", "0", 2, 2),  # one worker: every core
+        ("2", "0", 2, 1),  # the cores shared out: no more hashes at once than cores
+        ("4", "0", 2, 1),  # at least one each
+        ("3", "0", 8, 2),
+        ("2", "3", 2, 3),  # set explicitly: as set
+    ],
+)
+def test_hashes_at_once_per_worker_default_to_the_cores_shared_out(
+    monkeypatch, workers, setting, cores, expected
+):
+    from resolvers.deps import hash_concurrency
+
+    monkeypatch.setattr(os, "cpu_count", lambda: cores)
+    settings = config.load(
+        environ={"WEB_CONCURRENCY": workers, "HASH_CONCURRENCY": setting, "JWT_SECRET": SECRET}
+    )
+    assert hash_concurrency(settings) == expected
