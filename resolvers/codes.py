@@ -7,7 +7,9 @@ purpose, user and phone. Every state change is one guarded UPDATE whose row coun
 - the right code: ``used_at = now WHERE used_at IS NULL AND attempts < max AND hash = h``,
   so of 20 parallel uses exactly one wins;
 - a (re)send: only while the row still holds the send count and time we read, so of 30
-  parallel resends one goes out.
+  parallel resends one goes out. The first code of (purpose, subject) is the INSERT of its
+  row instead, and the unique key decides: a parallel first code finds the row and waits
+  out its cooldown like any resend.
 The wrong-guess count survives a resend; it starts again only after the code was used or
 died of wrong guesses (each new lineage then costs an SMS to the real phone, which the
 per-phone SMS limits bound).
