@@ -15,7 +15,9 @@ import contextlib
 import ctypes
 import gc
 import logging
+import multiprocessing
 import os
+import signal
 import socket
 import sys
 from collections.abc import AsyncIterator, Sequence
@@ -214,6 +216,19 @@ def _glibc() -> ctypes.CDLL | None:
 
 _LIBC = _glibc()
 M_ARENA_MAX = -8  # glibc's mallopt parameter number
+PR_SET_PDEATHSIG = 1  # prctl option: a signal for this process when its parent dies
+
+
+def _stop_with_supervisor() -> None:
+    """A worker process is sent SIGTERM (a graceful stop) when its supervisor dies, even by
+    SIGKILL. Otherwise it went on serving as an orphan: with old code or settings, its
+    claimed SMS never put back, and a restarted server sharing the port with it."""
+    parent = multiprocessing.parent_process()
+    if _LIBC is None or parent is None:  # not a spawned worker (or not Linux)
+        return
+    _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != parent.pid:  # the supervisor died before the line above
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 async def _maintain(deps: Deps) -> None:
@@ -241,6 +256,7 @@ async def migrate(settings: Settings) -> None:
 
 def app_factory() -> Starlette:
     """For uvicorn workers: settings from the environment (the CLI exported its flags)."""
+    _stop_with_supervisor()
     _one_malloc_arena()
     _configure_logging(config.load())
     return create_app(config.load())

@@ -18,6 +18,7 @@ import re
 import secrets
 import signal
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -408,3 +409,36 @@ async def test_a_killed_worker_is_replaced_on_its_socket_and_no_connection_is_lo
     assert victim not in after and len(after) == 2, (before, after)
     assert len(served) == 32
     assert set(served.values()) == set(after), (served, after)
+
+
+def _parent(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+def _alive(pids: list[int]) -> list[int]:
+    return [pid for pid in pids if Path(f"/proc/{pid}").exists()]
+
+
+async def test_workers_stop_gracefully_when_their_supervisor_is_killed(
+    database, redis, double, tmp_path
+):
+    """kill -9 of the supervising process: its workers are sent SIGTERM and stop as on a
+    graceful stop, instead of serving on as orphans (holding the port for a restart)."""
+    env = server_env(database, redis, double, 2)
+    command = ("uv", "run", "--no-sync", "main.py")
+    server = await asyncio.to_thread(
+        servers.start, env, tmp_path / "c.log", command=command, migrate_first=False
+    )
+    try:
+        workers = server.pids()
+        supervisor = {_parent(pid) for pid in workers}
+        assert len(workers) == 2 and len(supervisor) == 1, (workers, supervisor)
+        os.kill(supervisor.pop(), signal.SIGKILL)
+        for _ in range(300):  # up to 30 s: a graceful stop drains first
+            if not _alive(workers):
+                break
+            await asyncio.sleep(0.1)
+        assert not _alive(workers), server.log()[-2000:]
+        assert server.log().count("Application shutdown complete") == 2, server.log()[-2000:]
+    finally:
+        await asyncio.to_thread(server.stop, 5)
