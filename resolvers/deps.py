@@ -54,7 +54,7 @@ def derive_key(secret: str, purpose: str) -> bytes:
 def hash_concurrency(settings: Settings) -> int:
     """Hashes at once per worker: by default the cores shared out among the workers, so
     that N workers run no more hashes than there are cores (with 2 workers on 2 cores,
-    2 threads each made login 16% slower in CPU per hash and 19% lower in rate: bench)."""
+    2 threads each cost login 20% more CPU and 16% of its rate: bench/run.py)."""
     if settings.hash_concurrency:
         return settings.hash_concurrency
     return max(1, (os.cpu_count() or 1) // settings.web_concurrency)
