@@ -63,12 +63,7 @@ def main() -> int:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="phonegate-overhead-") as tmp:
         folder = Path(tmp)
-        databases = (
-            servers.postgres_database()
-            if args.db == "postgres"
-            else servers.sqlite_database(folder)
-        )
-        with databases as database_url:
+        with servers.database(args.db, folder) as database_url:
             figures = asyncio.run(measure(args, database_url, folder))
     print(
         json.dumps(

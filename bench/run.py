@@ -517,12 +517,7 @@ def main() -> int:
     load_before = round(os.getloadavg()[0], 2)
     with tempfile.TemporaryDirectory(prefix="phonegate-bench-") as tmp:
         folder = Path(tmp)
-        databases = (
-            servers.postgres_database()
-            if args.db == "postgres"
-            else servers.sqlite_database(folder)
-        )
-        with databases as database_url:
+        with servers.database(args.db, folder) as database_url:
             figures = asyncio.run(bench(args, database_url, folder))
     result = {
         **figures,

@@ -238,3 +238,8 @@ def postgres_database(prefix: str = "phonegate_bench") -> Iterator[str]:
 @contextlib.contextmanager
 def sqlite_database(folder: Path) -> Iterator[str]:
     yield f"sqlite://{folder / 'bench.sqlite3'}"
+
+
+def database(kind: str, folder: Path) -> contextlib.AbstractContextManager[str]:
+    """A fresh database of ``kind`` ("postgres" or "sqlite") for one run."""
+    return postgres_database() if kind == "postgres" else sqlite_database(folder)
