@@ -463,11 +463,7 @@ def server_env(
         RATE_LIMIT_STORAGE=args.limits,
         RATE_LIMITS=servers.OPEN_LIMITS,
         RESEND_COOLDOWN_SECONDS="0",
-        SMS_BACKEND="twilio",
-        TWILIO_ACCOUNT_SID="AC" + "0" * 32,
-        TWILIO_AUTH_TOKEN="bench-token",
-        TWILIO_FROM_NUMBER="+15005550006",
-        TWILIO_API_BASE_URL=double.base_url,
+        **double.settings(),
     )
 
 

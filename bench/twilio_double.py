@@ -39,6 +39,17 @@ class TwilioDouble:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    def settings(self) -> dict[str, str]:
+        """The environment of a server that sends its SMS through this double (which
+        takes any account and token)."""
+        return {
+            "SMS_BACKEND": "twilio",
+            "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
+            "TWILIO_AUTH_TOKEN": "double-token",
+            "TWILIO_FROM_NUMBER": "+15005550006",
+            "TWILIO_API_BASE_URL": self.base_url,
+        }
+
     async def start(self) -> TwilioDouble:
         self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
         self.port = self._server.sockets[0].getsockname()[1]

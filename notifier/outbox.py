@@ -108,25 +108,20 @@ class Outbox:
         A code message ends the queued ones of its kind to the phone, unless the caller
         knows there were none (``replaces=False``: the first code of its kind; should one
         be queued all the same, the send-time check still abandons it)."""
-        if phone in self.suppressed_phones:
-            return await OutboxMessage.create(
-                action=action.value,
-                phone=phone,
-                body=None,
-                state=SUPPRESSED,
-                next_attempt_at=now(),
-                send_before=send_before,
-            )
-        body = self.templates.render(action, code=code, minutes=minutes, **extra)
-        if action in REPLACEABLE and replaces:  # the older code is dead: its SMS must not go
-            await OutboxMessage.filter(action=action.value, phone=phone, state=QUEUED).update(
-                state=ABANDONED, body=None, last_error=SUPERSEDED
-            )
+        suppressed = phone in self.suppressed_phones
+        if suppressed:
+            body = None
+        else:
+            body = self.templates.render(action, code=code, minutes=minutes, **extra)
+            if action in REPLACEABLE and replaces:  # the older code is dead: its SMS must not go
+                await OutboxMessage.filter(action=action.value, phone=phone, state=QUEUED).update(
+                    state=ABANDONED, body=None, last_error=SUPERSEDED
+                )
         return await OutboxMessage.create(
             action=action.value,
             phone=phone,
             body=body,
-            state=QUEUED,
+            state=SUPPRESSED if suppressed else QUEUED,
             next_attempt_at=now(),
             send_before=send_before,
         )

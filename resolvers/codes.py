@@ -17,7 +17,6 @@ per-phone SMS limits bound).
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import hmac
 import math
@@ -146,7 +145,6 @@ async def issue(
     code = policy.fixed_codes.get(phone) or generate_code(policy.length)
     challenge = secrets.token_urlsafe(32) if with_challenge else None
     expires_at = at + timedelta(seconds=policy.ttl_seconds)
-    issued = IssuedCode(code=code, expires_at=expires_at, challenge=challenge, replaced=True)
     fields: dict[str, object] = {
         "user_id": user_id,
         "code_hash": code_hash(policy, purpose, user_id, phone, code),
@@ -158,7 +156,7 @@ async def issue(
     row = await VerificationCode.get_or_none(purpose=purpose, subject=subject)
     if row is None:  # the first code here: written as it is created, one statement
         if await _create_row(purpose, subject, phone, policy, **fields, send_count=1) is not None:
-            return dataclasses.replace(issued, replaced=False)
+            return IssuedCode(code, expires_at, challenge, replaced=False)
         row = await VerificationCode.get(purpose=purpose, subject=subject)  # made meanwhile
     ensure_cooled_down(row, policy, at)
     fresh_lineage = row.used_at is not None or row.attempts >= policy.max_attempts
@@ -177,7 +175,7 @@ async def issue(
     )
     if updated != 1:  # another request issued a code in between: that one counts
         raise RateLimitExceeded(policy.cooldown_seconds, RESEND_WAIT)
-    return issued
+    return IssuedCode(code, expires_at, challenge, replaced=True)
 
 
 async def consume(

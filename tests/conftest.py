@@ -189,8 +189,8 @@ def account(api: Api) -> Callable[..., Any]:
     return make
 
 
-@pytest.fixture
-async def redis_url() -> str:
+async def reachable_redis() -> str:
+    """The tests' Redis URL once it answers (a failure, or a skip outside CI, if not)."""
     import redis.asyncio as aioredis
 
     client = aioredis.from_url(REDIS_URL)
@@ -201,6 +201,27 @@ async def redis_url() -> str:
     finally:
         await client.aclose()
     return REDIS_URL
+
+
+@pytest.fixture
+async def redis_url() -> str:
+    return await reachable_redis()
+
+
+@contextlib.contextmanager
+def server_database(prefix: str) -> Iterator[str]:
+    """A fresh PostgreSQL database for servers a test starts itself, dropped afterwards."""
+    from bench import servers
+
+    try:
+        context = servers.postgres_database(prefix)
+        url = context.__enter__()
+    except (OSError, asyncpg.PostgresError) as e:
+        service_missing("PostgreSQL", e)
+    try:
+        yield url
+    finally:
+        context.__exit__(None, None, None)
 
 
 @pytest.fixture

@@ -88,17 +88,8 @@ class Api:
         token: str | None = None,
         headers: dict[str, str] | None = None,
     ) -> dict[str, Any]:
-        all_headers = dict(headers or {})
         bearer = token if token is not None else self.token
-        if bearer:
-            all_headers["Authorization"] = f"Bearer {bearer}"
-        response = await self.http.post(
-            "/graphql", json={"query": query, "variables": variables or {}}, headers=all_headers
-        )
-        assert response.status_code == 200, response.text
-        body: dict[str, Any] = response.json()
-        assert "errors" not in body, body["errors"]
-        return body["data"]
+        return await graphql_data(self.http, query, variables, token=bearer, headers=headers)
 
     async def run(
         self, query: str, variables: dict[str, Any] | None = None, **kw: Any
@@ -107,3 +98,32 @@ class Api:
         data = await self.post(query, variables, **kw)
         (value,) = data.values()
         return value  # type: ignore[no-any-return]
+
+
+async def graphql_data(
+    http: httpx.AsyncClient,
+    query: str,
+    variables: dict[str, Any] | None = None,
+    *,
+    token: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """POST /graphql; the ``data`` of a 200 answer without errors."""
+    all_headers = dict(headers or {})
+    if token:
+        all_headers["Authorization"] = f"Bearer {token}"
+    response = await http.post(
+        "/graphql", json={"query": query, "variables": variables or {}}, headers=all_headers
+    )
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    assert "errors" not in body, body["errors"]
+    return body["data"]  # type: ignore[no-any-return]
+
+
+async def graphql_value(
+    http: httpx.AsyncClient, query: str, variables: dict[str, Any] | None = None, **kw: Any
+) -> Any:
+    """The single root field's value of a one-field operation."""
+    (value,) = (await graphql_data(http, query, variables, **kw)).values()
+    return value

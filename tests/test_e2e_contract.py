@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 
 from tests import documents as d
-from tests.support import OTHER_PASSWORD, STRONG_PASSWORD, new_phone
+from tests.support import OTHER_PASSWORD, STRONG_PASSWORD, graphql_value, new_phone
 from tests.twilio_double import TwilioDouble, served_app, server_env
 
 CODE = re.compile(r"\b(\d{6})\b")
@@ -23,15 +23,7 @@ class Client:
         self.twilio = twilio
 
     async def run(self, query: str, variables: dict[str, Any], token: str | None = None) -> Any:
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        answer = await self.http.post(
-            "/graphql", json={"query": query, "variables": variables}, headers=headers
-        )
-        assert answer.status_code == 200, answer.text
-        body = answer.json()
-        assert "errors" not in body, body
-        (value,) = body["data"].values()
-        return value
+        return await graphql_value(self.http, query, variables, token=token)
 
     async def code(self, phone: str, count: int) -> str:
         """The code of the count-th message Twilio accepted for ``phone``."""

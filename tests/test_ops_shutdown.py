@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import time
 import urllib.request
 from collections.abc import AsyncIterator, Iterator
@@ -18,24 +17,14 @@ import pytest
 from bench import servers
 from bench.twilio_double import TwilioDouble
 from tests import documents as d
+from tests.conftest import server_database
 from tests.support import STRONG_PASSWORD, new_phone
-
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
 @pytest.fixture
 def database() -> Iterator[str]:
-    try:
-        context = servers.postgres_database("phonegate_shutdown")
-        url = context.__enter__()
-    except (OSError, asyncpg.PostgresError) as e:
-        if IN_CI:
-            pytest.fail(f"PostgreSQL is required in CI: {e!r}")
-        pytest.skip(f"PostgreSQL not reachable ({e!r})")
-    try:
+    with server_database("phonegate_shutdown") as url:
         yield url
-    finally:
-        context.__exit__(None, None, None)
 
 
 @pytest.fixture
@@ -72,11 +61,7 @@ async def test_sigterm_finishes_the_request_in_flight_and_puts_back_claimed_mess
         database,
         servers.free_port(),
         ARGON2_TIME_COST="40",
-        SMS_BACKEND="twilio",
-        TWILIO_ACCOUNT_SID="AC" + "7" * 32,
-        TWILIO_AUTH_TOKEN="shutdown-test",
-        TWILIO_FROM_NUMBER="+15005550006",
-        TWILIO_API_BASE_URL=hanging_twilio.base_url,
+        **hanging_twilio.settings(),
         TWILIO_TIMEOUT_SECONDS="5",  # the drain at shutdown waits at most this long
     )
     first, second = new_phone(), new_phone()

@@ -28,30 +28,16 @@ import pytest
 from bench import servers
 from bench.twilio_double import TwilioDouble
 from tests import documents as d
-from tests.support import STRONG_PASSWORD, new_phone
+from tests.conftest import reachable_redis, server_database
+from tests.support import STRONG_PASSWORD, graphql_value, new_phone
 
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-REDIS_URL = os.environ.get("PHONEGATE_TEST_REDIS", "redis://127.0.0.1:6379/15")
 LOGIN_LIMIT = 6  # per client per minute, shared by both servers through Redis
-
-
-def _missing(name: str, error: Exception) -> None:
-    if IN_CI:
-        pytest.fail(f"{name} is required in CI and did not answer: {error!r}")
-    pytest.skip(f"{name} not reachable ({error!r})")
 
 
 @pytest.fixture(scope="module")
 def database() -> Iterator[str]:
-    try:
-        context = servers.postgres_database("phonegate_scale")
-        url = context.__enter__()
-    except (OSError, asyncpg.PostgresError) as e:
-        _missing("PostgreSQL", e)
-    try:
+    with server_database("phonegate_scale") as url:
         yield url
-    finally:
-        context.__exit__(None, None, None)
 
 
 @pytest.fixture(scope="module")
@@ -63,16 +49,7 @@ async def double() -> AsyncIterator[TwilioDouble]:
 
 @pytest.fixture(scope="module")
 async def redis() -> str:
-    import redis.asyncio as aioredis
-
-    client = aioredis.from_url(REDIS_URL)
-    try:
-        await asyncio.wait_for(client.ping(), 3)
-    except Exception as e:  # any failure to reach it
-        _missing("Redis", e)
-    finally:
-        await client.aclose()
-    return REDIS_URL
+    return await reachable_redis()
 
 
 def server_env(database: str, redis: str, double: TwilioDouble, workers: int) -> dict[str, str]:
@@ -84,11 +61,7 @@ def server_env(database: str, redis: str, double: TwilioDouble, workers: int) ->
         RATE_LIMITS=f"login_per_client={LOGIN_LIMIT}/minute",
         ARGON2_MEMORY_KIB="1024",
         ARGON2_TIME_COST="1",
-        SMS_BACKEND="twilio",
-        TWILIO_ACCOUNT_SID="AC" + "5" * 32,
-        TWILIO_AUTH_TOKEN="scale-test-token",
-        TWILIO_FROM_NUMBER="+15005550006",
-        TWILIO_API_BASE_URL=double.base_url,
+        **double.settings(),
         METRICS_TOKEN="scale-metrics-token",
     )
 
@@ -137,21 +110,11 @@ def new_address() -> str:
     return f"127.{secrets.randbelow(250) + 1}.{secrets.randbelow(256)}.{secrets.randbelow(254) + 1}"
 
 
-async def run(client: httpx.AsyncClient, query: str, variables: dict[str, Any], **kw: Any) -> Any:
-    headers = {"Authorization": f"Bearer {kw['token']}"} if kw.get("token") else {}
-    response = await client.post(
-        "/graphql", json={"query": query, "variables": variables}, headers=headers
-    )
-    assert response.status_code == 200, response.text
-    body = response.json()
-    assert "errors" not in body, body
-    (value,) = body["data"].values()
-    return value
-
-
 async def signed_up(client: httpx.AsyncClient, double: TwilioDouble) -> tuple[str, str]:
     phone = new_phone()
-    sent = await run(client, d.SIGNUP, {"input": {"phone": phone, "password": STRONG_PASSWORD}})
+    sent = await graphql_value(
+        client, d.SIGNUP, {"input": {"phone": phone, "password": STRONG_PASSWORD}}
+    )
     assert sent["__typename"] == "VerificationSent", sent
     return phone, await double.wait_code(phone)
 
@@ -163,7 +126,9 @@ async def test_one_code_used_twenty_times_across_workers_gives_one_session(pair,
         phone, code = await signed_up(clients[0], double)
         variables = {"input": {"phone": phone, "code": code}}
         # when
-        answers = await asyncio.gather(*(run(c, d.VERIFY_PHONE, variables) for c in clients))
+        answers = await asyncio.gather(
+            *(graphql_value(c, d.VERIFY_PHONE, variables) for c in clients)
+        )
     # then
     kinds = sorted(answer["__typename"] for answer in answers)
     assert kinds.count("Session") == 1, kinds
@@ -181,7 +146,7 @@ async def test_rate_limits_are_shared_between_servers(pair):
             return {"input": {"identifier": new_phone(), "password": "not the password 1"}}
 
         # when
-        answers = [await run(c, d.LOGIN, wrong()) for c in attempts]
+        answers = [await graphql_value(c, d.LOGIN, wrong()) for c in attempts]
     over, over_a = answers[-2:]
     answers = answers[:-2]
     # then
@@ -198,7 +163,7 @@ async def test_each_outbox_message_is_sent_once(pair, double, database):
     async with clients_for([a, b] * 12) as clients:
         answers = await asyncio.gather(
             *(
-                run(c, d.SIGNUP, {"input": {"phone": p, "password": STRONG_PASSWORD}})
+                graphql_value(c, d.SIGNUP, {"input": {"phone": p, "password": STRONG_PASSWORD}})
                 for c, p in zip(clients, phones, strict=True)
             )
         )
@@ -229,12 +194,14 @@ async def test_refresh_token_rotated_on_one_server_is_refused_on_the_other(pair,
     a, b = pair
     async with client_for(a, new_address()) as on_a, client_for(b, new_address()) as on_b:
         phone, code = await signed_up(on_a, double)
-        session = await run(on_a, d.VERIFY_PHONE, {"input": {"phone": phone, "code": code}})
+        session = await graphql_value(
+            on_a, d.VERIFY_PHONE, {"input": {"phone": phone, "code": code}}
+        )
         old = session["refreshToken"]
         # when
-        rotated = await run(on_a, d.REFRESH, {"token": old})
-        replayed = await run(on_b, d.REFRESH, {"token": old})
-        after_reuse = await run(on_b, d.REFRESH, {"token": rotated["refreshToken"]})
+        rotated = await graphql_value(on_a, d.REFRESH, {"token": old})
+        replayed = await graphql_value(on_b, d.REFRESH, {"token": old})
+        after_reuse = await graphql_value(on_b, d.REFRESH, {"token": rotated["refreshToken"]})
     # then
     assert rotated["__typename"] == "Session"
     assert replayed["__typename"] == "InvalidToken"
@@ -336,10 +303,12 @@ async def test_request_logs_of_real_workers_are_structured_and_hold_no_secret(pa
     a, b = pair
     async with client_for(a, new_address()) as on_a, client_for(b, new_address()) as on_b:
         phone, code = await signed_up(on_a, double)
-        session = await run(on_b, d.VERIFY_PHONE, {"input": {"phone": phone, "code": code}})
+        session = await graphql_value(
+            on_b, d.VERIFY_PHONE, {"input": {"phone": phone, "code": code}}
+        )
         login = {"identifier": phone, "password": STRONG_PASSWORD}
-        again = await run(on_a, d.LOGIN, {"input": login})
-        await run(on_b, d.ME, {}, token=again["accessToken"])
+        again = await graphql_value(on_a, d.LOGIN, {"input": login})
+        await graphql_value(on_b, d.ME, {}, token=again["accessToken"])
     secrets_seen = [
         phone,
         phone[2:],
