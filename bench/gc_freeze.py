@@ -1,4 +1,5 @@
-"""What ``gc.freeze()`` after start-up (main.py's lifespan) buys: ``uv run bench/gc_freeze.py``.
+"""What ``gc.freeze()`` after start-up (the lifespan in server/app.py) buys:
+``uv run bench/gc_freeze.py``.
 
 Runs the app in-process (SQLite, cheap argon2 so that the collector's work shows), drives a
 mix of signup, verify and ``me`` requests through ASGI, and records every collection with
@@ -29,8 +30,8 @@ def child(frozen: bool) -> dict[str, Any]:
     os.chdir(ROOT)
     import httpx
 
-    from main import create_app, migrate
-    from resolvers import settings as config
+    from core import settings as config
+    from server.app import create_app, migrate
 
     folder = tempfile.mkdtemp(prefix="phonegate-gc-")
     settings = config.load(

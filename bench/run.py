@@ -49,7 +49,7 @@ from loadgen import Connection, Job, Phase
 from twilio_double import TwilioDouble
 
 sys.path.insert(0, str(servers.ROOT))
-from resolvers.settings import Settings  # the server's own defaults
+from core.settings import Settings  # the server's own defaults
 
 HELLO = "{ __typename }"
 SIGNUP = "mutation S($i: SignupInput!) { signup(input: $i) { __typename } }"

@@ -34,7 +34,7 @@ def _limit_names() -> list[str]:
     """Every named rate limit of the server (resolvers/limits.py), as RATE_LIMITS knows it."""
     sys.path.insert(0, str(ROOT))
     try:
-        from resolvers.limits import DEFAULTS
+        from core.limit_specs import DEFAULTS
     finally:
         sys.path.remove(str(ROOT))
     return sorted(DEFAULTS)

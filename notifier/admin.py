@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from tortoise import Tortoise
 
+from core.clock import now
+from core.masking import mask_phone
+from core.settings import Settings
 from models import MessageAttempt, OutboxMessage, tortoise_config
 from notifier.outbox import ABANDONED, QUEUED
-from resolvers.clock import now
-from resolvers.phones import mask_phone
-from resolvers.settings import Settings
 
 HEADER = f"{'id':>6} {'created (UTC)':19} {'state':11} {'action':18} {'phone':16} tries  error"
 

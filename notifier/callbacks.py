@@ -1,4 +1,5 @@
-"""Twilio delivery-status callbacks: POST /twilio/status, signature checked.
+"""Twilio delivery-status callbacks: the signature check and applying a status (the route,
+POST /twilio/status, is server/callbacks.py).
 
 Twilio signs the URL it called plus the POST parameters with the auth token. Behind a TLS
 proxy the app does not see that URL, so it is rebuilt from PUBLIC_BASE_URL. Without
@@ -9,14 +10,8 @@ to retry).
 
 from __future__ import annotations
 
-from urllib.parse import parse_qsl
-
-from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
-from starlette.routing import Route
-
+from core.settings import Settings
 from notifier.outbox import record_status
-from resolvers.settings import Settings
 
 PATH = "/twilio/status"
 # A callback may overtake the worker's record of the message id Twilio gave it.
@@ -52,16 +47,3 @@ async def handle_status(
     code = int(error) if error.isdigit() else None
     await record_status(sid, status, code, wait_seconds=UNKNOWN_SID_WAIT_SECONDS)
     return True
-
-
-def status_route(settings: Settings) -> Route:
-    """The callback endpoint; Twilio posts application/x-www-form-urlencoded fields."""
-
-    async def status(request: Request) -> Response:
-        body = (await request.body()).decode("utf-8", errors="replace")
-        params = dict(parse_qsl(body, keep_blank_values=True))
-        signature = request.headers.get("x-twilio-signature", "")
-        ok = await handle_status(settings, params, signature, request.url.query)
-        return PlainTextResponse("", status_code=204 if ok else 403)
-
-    return Route(PATH, status, methods=["POST"])

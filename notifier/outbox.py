@@ -47,12 +47,12 @@ from tortoise.expressions import F, Q
 from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
+from core import metrics
+from core.clock import now
 from models import MessageAttempt, OutboxMessage
 from notifier.actions import CODE_ACTIONS, Action
 from notifier.senders import Reconciler, Sender, SendError
 from notifier.templates import Templates
-from resolvers import metrics
-from resolvers.clock import now
 
 log = logging.getLogger("phonegate.outbox")
 

@@ -30,8 +30,8 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
+from core.clock import now
 from models import VerificationCode
-from resolvers.clock import now
 from resolvers.errors import CodeExpired, CodeInvalid, CodeLocked, InputRejected, RateLimitExceeded
 
 T = TypeVar("T")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 
+from core.clock import now
 from models import VerificationCode
 from resolvers import codes
-from resolvers.clock import now
 from resolvers.deps import Client, Deps
 from resolvers.errors import RateLimitExceeded
 from resolvers.phones import phone_prefix

@@ -14,13 +14,13 @@ from datetime import datetime
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
+from core.masking import mask_phone
 from models import User, VerificationCode
 from notifier.actions import Action
 from resolvers import codes, guards, tokens
 from resolvers.delivery import send_code
 from resolvers.deps import Client, Deps
 from resolvers.errors import CodeInvalid, CodeLocked, InputRejected, PhoneInUse, UsernameInUse
-from resolvers.phones import mask_phone
 from resolvers.sessions import Caller, check_password
 from resolvers.signup import live_accounts
 from resolvers.usernames import normalize_username

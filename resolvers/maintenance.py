@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from core.clock import now
 from models import AuthSession, OutboxMessage, RefreshToken, VerificationCode
 from notifier.outbox import FINAL, SENT
-from resolvers.clock import now
 from resolvers.deps import Deps
 from resolvers.signup import purge_stale
 

@@ -38,17 +38,6 @@ def normalize_phone(
     return e164
 
 
-def mask_phone(e164: str) -> str:
-    """ "+14155550123" -> "+1******0123": country code and last four digits."""
-    try:
-        cc = str(phonenumbers.parse(e164).country_code)
-    except phonenumbers.NumberParseException:
-        cc = ""
-    digits = e164.lstrip("+")
-    hidden = max(len(digits) - len(cc) - 4, 0)
-    return f"+{cc}{'*' * hidden}{digits[len(cc) + hidden :]}"
-
-
 def phone_prefix(e164: str, keep_last: int = 3) -> str:
     """The block a number belongs to, for holding back bursts to neighbouring numbers."""
     return e164[:-keep_last]

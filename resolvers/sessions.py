@@ -13,6 +13,7 @@ from datetime import datetime
 
 from tortoise.transactions import in_transaction
 
+from core.masking import mask_phone
 from models import User, VerificationCode
 from notifier.actions import Action
 from resolvers import codes, guards, tokens
@@ -27,7 +28,6 @@ from resolvers.errors import (
     PhoneUnverified,
     TokenInvalid,
 )
-from resolvers.phones import mask_phone
 from resolvers.usernames import looks_like_phone, normalize_username
 
 

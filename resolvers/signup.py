@@ -15,10 +15,10 @@ from tortoise.expressions import Q
 from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
+from core.clock import now
 from models import User, VerificationCode
 from notifier.actions import Action
 from resolvers import codes, guards, tokens
-from resolvers.clock import now
 from resolvers.delivery import send_code
 from resolvers.deps import Client, Deps
 from resolvers.errors import CodeInvalid, CodeLocked, InputRejected, UsernameInUse

@@ -20,8 +20,8 @@ from typing import Any
 import jwt
 from tortoise.expressions import F
 
+from core.clock import now
 from models import AuthSession, RefreshToken, User
-from resolvers.clock import now
 from resolvers.errors import TokenInvalid
 
 ALGORITHM = "HS256"

@@ -22,9 +22,9 @@ import httpx
 import pytest
 from tortoise.backends.base.executor import EXECUTOR_CACHE
 
-from main import create_app, make_sender, migrate
-from resolvers import settings as config
-from resolvers.settings import Settings
+from core import settings as config
+from core.settings import Settings
+from server.app import create_app, make_sender, migrate
 from tests import documents as d
 from tests.support import STRONG_PASSWORD, Api, RecordingSender, new_phone
 from tests.twilio_double import TwilioDouble, twilio_settings

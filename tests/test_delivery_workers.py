@@ -21,8 +21,8 @@ from collections.abc import Iterator
 import pytest
 from tortoise.transactions import in_transaction
 
+from core.clock import now
 from models import OutboxMessage
-from resolvers.clock import now
 from tests.support import new_phone
 from tests.twilio_double import (
     ACCOUNT_SID,

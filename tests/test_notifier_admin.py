@@ -9,9 +9,9 @@ import subprocess
 import sys
 from datetime import timedelta
 
+from core.clock import now
+from core.masking import mask_phone
 from models import OutboxMessage
-from resolvers.clock import now
-from resolvers.phones import mask_phone
 from tests.support import new_phone
 from tests.twilio_double import NO_PROXY, ROOT
 

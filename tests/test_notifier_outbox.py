@@ -17,12 +17,12 @@ from typing import Any
 import pytest
 from tortoise.transactions import in_transaction
 
-from main import make_sender
+from core.clock import now
 from models import MessageAttempt, OutboxMessage
 from notifier.actions import Action
 from notifier.admin import requeue_abandoned
 from notifier.outbox import OutboxWorker, RetryPolicy
-from resolvers.clock import now
+from server.app import make_sender
 from tests import documents as d
 from tests.support import STRONG_PASSWORD, new_phone
 from tests.twilio_double import (

@@ -9,9 +9,9 @@ import sys
 
 import pytest
 
+from core import settings as config
+from core.settings import SettingsError
 from models import OutboxMessage
-from resolvers import settings as config
-from resolvers.settings import SettingsError
 from tests import documents as d
 from tests.support import STRONG_PASSWORD, new_phone
 from tests.twilio_double import NO_PROXY, ROOT

@@ -7,8 +7,8 @@ import socket
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from resolvers import metrics
-from resolvers.clock import now
+from core import metrics
+from core.clock import now
 from tests import documents as d
 from tests.support import STRONG_PASSWORD, new_phone
 

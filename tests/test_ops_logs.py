@@ -10,8 +10,8 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from schema.http import JsonFormatter
-from schema.observability import RequestIdFilter
+from server.logs import JsonFormatter
+from server.observability import RequestIdFilter
 from tests import documents as d
 from tests.support import OTHER_PASSWORD, STRONG_PASSWORD, new_phone
 

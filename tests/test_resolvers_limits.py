@@ -11,9 +11,10 @@ import time
 import pytest
 from prometheus_client import REGISTRY
 
+from core.limit_specs import DEFAULTS, parse_limits
 from resolvers.errors import RateLimitExceeded
 from resolvers.guards import client_key
-from resolvers.limits import DEFAULTS, RateLimits, parse_limits
+from resolvers.limits import RateLimits
 
 
 def refused_count(limit: str) -> float:

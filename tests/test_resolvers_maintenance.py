@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from core.clock import now
 from models import (
     AuthSession,
     MessageAttempt,
@@ -12,7 +13,6 @@ from models import (
     User,
     VerificationCode,
 )
-from resolvers.clock import now
 from resolvers.maintenance import purge
 from tests import documents as d
 from tests.conftest import signup_verified

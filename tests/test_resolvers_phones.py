@@ -7,8 +7,9 @@ import phonenumbers
 import pytest
 from phonenumbers import PhoneNumberType as T
 
+from core.masking import mask_phone
 from resolvers.errors import InputRejected
-from resolvers.phones import mask_phone, normalize_phone, phone_prefix
+from resolvers.phones import normalize_phone, phone_prefix
 
 E164 = "+14155550123"
 

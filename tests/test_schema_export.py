@@ -44,7 +44,7 @@ def test_every_contract_operation_has_the_contract_signature():
 
 
 def test_readme_documents_every_setting():
-    from resolvers.settings import options
+    from core.settings import options
 
     readme = (ROOT / "README.md").read_text()
     missing = [opt.env for _, opt in options() if f"`{opt.env}`" not in readme]

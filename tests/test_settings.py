@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from resolvers import settings as config
-from resolvers.settings import SettingsError
+from core import settings as config
+from core.settings import SettingsError
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "s" * 40
@@ -148,7 +148,7 @@ def test_migrate_command_creates_the_schema(tmp_path):
 def test_hashes_at_once_per_worker_default_to_the_cores_shared_out(
     monkeypatch, workers, setting, cores, expected
 ):
-    from resolvers.deps import hash_concurrency
+    from server.app import hash_concurrency
 
     monkeypatch.setattr(os, "cpu_count", lambda: cores)
     settings = config.load(

@@ -26,8 +26,8 @@ from pathlib import Path
 import pytest
 import uvicorn
 
-from main import create_app
-from resolvers.settings import Settings
+from core.settings import Settings
+from server.app import create_app
 from tests.support import CODE_RE, OTHER_PASSWORD, STRONG_PASSWORD, RecordingSender, new_phone
 
 ROOT = Path(__file__).resolve().parent.parent

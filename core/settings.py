@@ -245,7 +245,7 @@ def _validate(s: Settings) -> None:
         )
     _check(s.log_format in ("", "text", "json"), "LOG_FORMAT must be text or json")
     try:
-        from resolvers.limits import parse_limits
+        from core.limit_specs import parse_limits
 
         parse_limits(s.rate_limits)
     except ValueError as e:

@@ -30,7 +30,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry import Schema
 from strawberry.extensions import SchemaExtension
 
-from resolvers import metrics
+from core import metrics
 
 log = logging.getLogger("phonegate.request")
 

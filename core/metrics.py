@@ -1,7 +1,7 @@
 """Prometheus metrics shared by every layer, and their exposition.
 
 With several worker processes every metric is kept in files under PROMETHEUS_MULTIPROC_DIR
-(main.py sets it up before the workers start) and a scrape adds up all workers' files;
+(server/supervisor.py sets it up before the workers start) and a scrape adds up all workers' files;
 with one process they live in memory. The outbox gauges are sampled from the database by
 each worker (``sample_outbox``); the most recent sample wins.
 """

@@ -1,14 +1,11 @@
-"""HTTP around the GraphQL endpoint: body limit, health, metrics, Twilio status callbacks,
-and the JSON log format."""
+"""HTTP around the GraphQL endpoint: body limit, health and readiness, the metrics route."""
 
 from __future__ import annotations
 
 import asyncio
 import hmac
-import json
 import logging
 from collections.abc import Awaitable
-from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.requests import Request
@@ -17,9 +14,9 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from tortoise import connections
 
+from core.metrics import exposition
+from core.settings import Settings
 from resolvers.deps import Deps
-from resolvers.metrics import exposition
-from resolvers.settings import Settings
 
 log = logging.getLogger("phonegate.http")
 
@@ -109,7 +106,7 @@ async def _check(probe: Awaitable[bool]) -> str:
 
 def metrics_route(settings: Settings) -> Route:
     async def metrics(request: Request) -> Response:
-        if settings.metrics_port:  # served on its own port only (main.py)
+        if settings.metrics_port:  # served on its own port only (server/supervisor.py)
             return PlainTextResponse("Not Found", status_code=404)
         if settings.metrics_token:
             given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
@@ -120,17 +117,3 @@ def metrics_route(settings: Settings) -> Route:
         return Response(exposition(), media_type=CONTENT_TYPE_LATEST)
 
     return Route("/metrics", metrics)
-
-
-class JsonFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        entry: dict[str, Any] = {
-            "time": self.formatTime(record),
-            "level": record.levelname,
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        entry.update(getattr(record, "fields", {}))
-        if record.exc_info:
-            entry["exc"] = self.formatException(record.exc_info)
-        return json.dumps(entry)

@@ -1,0 +1,1 @@
+"""The small core every floor above models shares: settings, the clock, metrics."""

@@ -1,0 +1,180 @@
+"""Worker supervision: uvicorn's supervisor with a listening socket per worker, workers that
+stop with their supervisor, and the metrics of several workers served together."""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import multiprocessing
+import os
+import shutil
+import signal
+import socket
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from uvicorn.config import STARTUP_FAILURE
+from uvicorn.supervisors.multiprocess import Multiprocess, Process
+
+from core import metrics
+from core.settings import Settings
+from server.memory import LIBC
+
+log = logging.getLogger("phonegate")
+PR_SET_PDEATHSIG = 1  # prctl option: a signal for this process when its parent dies
+
+
+def serve(settings: Settings) -> None:
+    """Serve until stopped: one worker in this process, or several under a supervisor."""
+    serve_metrics(settings)
+    options: dict[str, Any] = {
+        "factory": True,
+        "host": settings.host,
+        "port": settings.port,
+        "workers": settings.web_concurrency,
+        "proxy_headers": False,  # applied by the app itself, with FORWARDED_ALLOW_IPS
+        "log_level": "info",
+        "access_log": False,
+        "timeout_graceful_shutdown": 20,
+        # A worker answers the supervisor's health pings only once its imports are done:
+        # on a busy machine that took longer than uvicorn's default 5 s, and the supervisor
+        # killed and restarted workers in a loop.
+        "timeout_worker_healthcheck": 30,
+    }
+    if settings.web_concurrency == 1 or sys.platform != "linux":
+        # Only Linux spreads connections over SO_REUSEPORT sockets (BSD and macOS do not
+        # balance them): elsewhere uvicorn's own supervisor and its one shared socket.
+        uvicorn.run("server.app:app_factory", **options)
+    else:
+        BalancedWorkers(uvicorn.Config("server.app:app_factory", **options)).run()
+
+
+def stop_with_supervisor() -> None:
+    """A worker process is sent SIGTERM (a graceful stop) when its supervisor dies, even by
+    SIGKILL. Otherwise it went on serving as an orphan: with old code or settings, its
+    claimed SMS never put back, and a restarted server sharing the port with it."""
+    parent = multiprocessing.parent_process()
+    if LIBC is None or parent is None:  # not a spawned worker (or not Linux)
+        return
+    LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != parent.pid:  # the supervisor died before the line above
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+def serve_metrics(settings: Settings) -> None:
+    """Several workers keep metrics in files that any worker's /metrics adds up; with
+    METRICS_PORT they are served on that port by this (the supervising) process instead."""
+    folder = os.environ.get(metrics.MULTIPROC_ENV)
+    if settings.web_concurrency > 1 and not folder:
+        folder = tempfile.mkdtemp(prefix="phonegate-metrics-")
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        os.environ[metrics.MULTIPROC_ENV] = folder  # read by the workers at import
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        for stale in Path(folder).glob("*.db"):  # left by an earlier run
+            stale.unlink()
+    if settings.metrics_port:
+        from prometheus_client import start_http_server
+        from prometheus_client.registry import REGISTRY, CollectorRegistry
+
+        registry = REGISTRY
+        if folder:
+            from prometheus_client.multiprocess import MultiProcessCollector
+
+            registry = CollectorRegistry()
+            MultiProcessCollector(registry, path=folder)  # type: ignore[no-untyped-call]
+        start_http_server(settings.metrics_port, addr=settings.host, registry=registry)
+
+
+class BalancedWorkers(Multiprocess):
+    """uvicorn's supervisor (health pings, restarts, SIGHUP, SIGTTIN/SIGTTOU), but each
+    worker listens on a socket of its own, all bound to the one address with SO_REUSEPORT,
+    so that the kernel spreads new connections evenly over the workers.
+
+    On uvicorn's one shared socket, the worker that woke first accepted a whole burst:
+    16 keep-alive connections opened together went 16/0, 10/6 and 16/0 in three tries
+    (bench), so behind a proxy's connection pool one worker did all the work.
+    A worker's socket stays open in this process while the worker restarts: connections
+    that arrive meanwhile wait in its queue for the replacement.
+    """
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config, sockets=[])
+        self.slots: list[socket.socket] = []  # the listening socket of each process
+
+    def _listen(self) -> socket.socket:
+        host = self.config.host
+        sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        port = self.slots[0].getsockname()[1] if self.slots else self.config.port
+        try:
+            sock.bind((host, port))
+        except OSError as e:
+            log.error("cannot listen on %s:%s: %s", host, port, e)
+            sys.exit(STARTUP_FAILURE)
+        sock.set_inheritable(True)
+        return sock
+
+    def _start(self, index: int) -> Process:
+        process = Process(self.config, [self.slots[index]])
+        process.start()
+        return process
+
+    def init_processes(self) -> None:
+        for index in range(self.processes_num):
+            self.slots.append(self._listen())
+            self.processes.append(self._start(index))
+        log.info("listening on %s:%s, %d workers", self.config.host, self.port, len(self.slots))
+
+    @property
+    def port(self) -> int:
+        port: int = self.slots[0].getsockname()[1]
+        return port
+
+    def keep_subprocess_alive(self) -> None:
+        for index, process in enumerate(self.processes):
+            if self.should_exit.is_set():
+                return
+            if process.is_alive(timeout=self.config.timeout_worker_healthcheck):
+                continue
+            process.kill()  # hung or dead
+            process.join()
+            if process.exitcode == STARTUP_FAILURE:  # would fail the same way again
+                log.error("worker %s failed to start: stopping", process.pid)
+                self.should_exit.set()
+                return
+            log.info("worker %s died: starting another on its socket", process.pid)
+            self.processes[index] = self._start(index)
+
+    def restart_all(self) -> None:
+        """SIGHUP: each worker replaced in turn, the new one serving before the old stops."""
+        for index, old in enumerate(self.processes):
+            if self.should_exit.is_set():
+                return
+            new = self._start(index)
+            if not new.wait_until_ready(self.config.timeout_worker_healthcheck, self.should_exit):
+                new.kill()
+                new.join()
+                log.error("worker %s was not ready in time: restart abandoned", new.pid)
+                return
+            old.terminate()
+            old.join()
+            self.processes[index] = new
+
+    def handle_ttin(self) -> None:
+        self.slots.append(self._listen())
+        self.processes.append(self._start(len(self.slots) - 1))
+        self.processes_num = len(self.processes)
+
+    def handle_ttou(self) -> None:
+        if len(self.processes) <= 1:
+            return
+        process = self.processes.pop()
+        process.terminate()
+        process.join()
+        self.slots.pop().close()
+        self.processes_num = len(self.processes)
