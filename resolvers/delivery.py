@@ -9,7 +9,7 @@ from resolvers import codes
 from resolvers.deps import Deps
 
 
-async def send_code(
+async def queue_code(
     deps: Deps,
     action: Action,
     *,

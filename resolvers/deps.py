@@ -33,7 +33,8 @@ class Deps:
     outbox: Outbox
     wake_outbox: Callable[[], None] = field(default=lambda: None)
 
-    def phone(self, raw: str) -> str:
+    def normalize_phone(self, raw: str) -> str:
+        """E.164 of a phone that may receive SMS here, or InputRejected on "phone"."""
         return normalize_phone(raw, allowed_countries=self.settings.allowed_countries)
 
     def password_limits(self) -> dict[str, int]:

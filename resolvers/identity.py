@@ -18,7 +18,7 @@ from core.masking import mask_phone
 from models import User, VerificationCode
 from notifier.actions import Action
 from resolvers import codes, guards, tokens
-from resolvers.delivery import send_code
+from resolvers.delivery import queue_code
 from resolvers.deps import Client, Deps
 from resolvers.errors import CodeInvalid, CodeLocked, InputRejected, PhoneInUse, UsernameInUse
 from resolvers.sessions import Caller, check_password
@@ -45,7 +45,7 @@ async def request(
     username_raw: str | None,
 ) -> ChangePending:
     user = caller.user
-    phone = deps.phone(phone_raw) if phone_raw else None
+    phone = deps.normalize_phone(phone_raw) if phone_raw else None
     username = normalize_username(username_raw) if username_raw else None
     if phone == user.phone:
         phone = None
@@ -67,7 +67,7 @@ async def request(
         user.pending_phone = phone
         user.pending_username, user.pending_username_key = username or (None, None)
         await user.save(update_fields=["pending_phone", "pending_username", "pending_username_key"])
-        issued = await send_code(
+        issued = await queue_code(
             deps,
             Action.IDENTITY_CHANGE,
             purpose=codes.IDENTITY,

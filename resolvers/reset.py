@@ -8,7 +8,7 @@ from tortoise.transactions import in_transaction
 from models import User, VerificationCode
 from notifier.actions import Action
 from resolvers import codes, guards, tokens
-from resolvers.delivery import send_code
+from resolvers.delivery import queue_code
 from resolvers.deps import Client, Deps
 from resolvers.errors import CodeInvalid
 from resolvers.passwords import check_policy
@@ -16,11 +16,11 @@ from resolvers.signup import CodeSent
 
 
 async def request(deps: Deps, client: Client, phone_raw: str) -> CodeSent:
-    phone = deps.phone(phone_raw)
+    phone = deps.normalize_phone(phone_raw)
     await guards.sms_budget(deps, client, phone, purpose=codes.RESET)
     async with in_transaction():
         user = await User.get_or_none(phone=phone, is_verified=True)
-        issued = await send_code(
+        issued = await queue_code(
             deps,
             Action.RESET_PASSWORD,
             purpose=codes.RESET,
@@ -35,7 +35,7 @@ async def request(deps: Deps, client: Client, phone_raw: str) -> CodeSent:
 async def complete(
     deps: Deps, client: Client, phone_raw: str, code_raw: str, new_password: str
 ) -> None:
-    phone = deps.phone(phone_raw)
+    phone = deps.normalize_phone(phone_raw)
     code = codes.check_format(deps.codes, code_raw)
     await deps.limits.hit("verify_per_client", client.address)
     holder = await User.get_or_none(phone=phone, is_verified=True)

@@ -17,7 +17,7 @@ from core.masking import mask_phone
 from models import User, VerificationCode
 from notifier.actions import Action
 from resolvers import codes, guards, tokens
-from resolvers.delivery import send_code
+from resolvers.delivery import queue_code
 from resolvers.deps import Client, Deps
 from resolvers.errors import (
     AuthRequired,
@@ -50,7 +50,7 @@ async def _find(deps: Deps, identifier: str) -> tuple[str, User | None]:
     """(account key, user) for a phone in any format or a username."""
     if looks_like_phone(identifier):
         try:
-            phone = deps.phone(identifier)
+            phone = deps.normalize_phone(identifier)
         except InputRejected:
             raise InputRejected("identifier", "Enter your phone number or username.") from None
         return phone, await User.get_or_none(phone=phone)
@@ -105,7 +105,7 @@ async def login(
 async def _second_factor(deps: Deps, client: Client, user: User) -> SecondFactor:
     await guards.sms_budget(deps, client, user.phone, purpose=codes.LOGIN)
     async with in_transaction():
-        issued = await send_code(
+        issued = await queue_code(
             deps,
             Action.LOGIN_CODE,
             purpose=codes.LOGIN,

@@ -19,7 +19,7 @@ from core.clock import now
 from models import User, VerificationCode
 from notifier.actions import Action
 from resolvers import codes, guards, tokens
-from resolvers.delivery import send_code
+from resolvers.delivery import queue_code
 from resolvers.deps import Client, Deps
 from resolvers.errors import CodeInvalid, CodeLocked, InputRejected, UsernameInUse
 from resolvers.passwords import check_policy
@@ -44,7 +44,7 @@ def live_accounts(deps: Deps) -> QuerySet[User]:
 async def start(
     deps: Deps, client: Client, phone_raw: str, password: str, username_raw: str | None
 ) -> CodeSent:
-    phone = deps.phone(phone_raw)
+    phone = deps.normalize_phone(phone_raw)
     username = normalize_username(username_raw) if username_raw else None
     context = (phone, *(username or ()))
     password = check_policy(password, context=context, **deps.password_limits())
@@ -79,7 +79,7 @@ async def _start(
             user.username, user.username_key = username or (None, None)
             user.created_at = now()
             await user.save()
-        issued = await send_code(
+        issued = await queue_code(
             deps,
             Action.VERIFY_SIGNUP,
             purpose=codes.SIGNUP,
@@ -111,11 +111,11 @@ async def _claim_username(deps: Deps, key: str, *, except_phone: str) -> None:
 
 async def resend(deps: Deps, client: Client, phone_raw: str) -> CodeSent:
     """A new signup code for an unverified phone; for any other phone the same answer."""
-    phone = deps.phone(phone_raw)
+    phone = deps.normalize_phone(phone_raw)
     await guards.sms_budget(deps, client, phone, purpose=codes.SIGNUP)
     async with in_transaction():
         user = await User.get_or_none(phone=phone, is_verified=False)
-        issued = await send_code(
+        issued = await queue_code(
             deps,
             Action.VERIFY_SIGNUP,
             purpose=codes.SIGNUP,
@@ -128,7 +128,7 @@ async def resend(deps: Deps, client: Client, phone_raw: str) -> CodeSent:
 
 
 async def verify(deps: Deps, client: Client, phone_raw: str, code_raw: str) -> tokens.IssuedSession:
-    phone = deps.phone(phone_raw)
+    phone = deps.normalize_phone(phone_raw)
     code = codes.check_format(deps.codes, code_raw)
     await guards.guess_budget(deps, client, phone)
 
