@@ -144,6 +144,20 @@ class Settings:
     unverified_ttl_seconds: int = _opt(
         "UNVERIFIED_TTL_SECONDS", "how long an unverified signup holds its phone", int, 86_400
     )
+    # --- issue 15, the front door: trusted documents, GraphiQL's own assets ---------------
+    trusted_documents: str = _opt(
+        "TRUSTED_DOCUMENTS",
+        "off, allow (text or a documentId) or only (the manifest's documents; for production)",
+        str,
+        "allow",
+    )
+    graphiql_assets: str = _opt(
+        "GRAPHIQL_ASSETS",
+        "GraphiQL's fetched assets (default clients/graphiql/node_modules; else the CDN)",
+        str,
+        "",
+    )
+    # --- end of issue 15's block -----------------------------------------------------------
 
     # --- derived views -------------------------------------------------------------------
 
@@ -244,6 +258,7 @@ def _validate(s: Settings) -> None:
             f"TEST_PHONE_CODES: {item!r} must be +E164=<{s.verification_code_length} digits>",
         )
     _check(s.log_format in ("", "text", "json"), "LOG_FORMAT must be text or json")
+    _check(s.trusted_documents in ("off", "allow", "only"), "TRUSTED_DOCUMENTS: off|allow|only")
     try:
         from core.limit_specs import parse_limits
 

@@ -20,7 +20,6 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
-from strawberry.asgi import GraphQL
 from tortoise import Tortoise
 from tortoise.contrib.starlette import RegisterTortoise
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
@@ -43,20 +42,25 @@ from schema.context import Context
 from schema.graphql import build_schema, decode_request_json
 from server.background import housekeeping, maintain
 from server.callbacks import status_route
+from server.graphql_http import GraphQLOverHTTP
 from server.http import BodyLimit, health_routes, metrics_route
 from server.logs import configure_logging
 from server.memory import one_malloc_arena
 from server.observability import RequestLog, observe
 from server.supervisor import stop_with_supervisor
+from server.trusted_documents import TrustedDocuments
 
 MAX_BODY_BYTES = 1024 * 1024
 SPA_FOLDER = Path(__file__).resolve().parent.parent / "clients" / "spa"
 
 
-class GraphQLApp(GraphQL[Context, None]):
-    """Strawberry over Starlette with our typed context; no mutations over GET."""
+class GraphQLApp(GraphQLOverHTTP):
+    """Strawberry over Starlette with our typed context, speaking GraphQL over HTTP by the
+    spec (server/graphql_http.py); no mutations over GET."""
 
-    def __init__(self, deps: Deps, *, production: bool) -> None:
+    def __init__(
+        self, deps: Deps, *, production: bool, documents: TrustedDocuments | None = None
+    ) -> None:
         super().__init__(
             observe(build_schema(production=production)),
             graphql_ide=None if production else "graphiql",
@@ -64,6 +68,7 @@ class GraphQLApp(GraphQL[Context, None]):
             multipart_uploads_enabled=False,
         )
         self.deps = deps
+        self.documents = documents or TrustedDocuments("allow")
 
     def decode_json(self, data: str | bytes) -> object:
         return decode_request_json(data)  # 400, never a 500, for JSON that is no request
@@ -131,9 +136,12 @@ def create_app(settings: Settings, *, sender: Sender | None = None) -> Starlette
             status_route(settings),  # parses its form itself: no python-multipart needed
             Route(
                 "/graphql",
-                GraphQLApp(deps, production=settings.production),
-                methods=["GET", "POST"],
-            ),
+                GraphQLApp(
+                    deps,
+                    production=settings.production,
+                    documents=TrustedDocuments(settings.trusted_documents),
+                ),
+            ),  # every method: the view answers 405 as GraphQL JSON
             *_static_routes(settings),
         ],
         middleware=_middleware(settings),
