@@ -42,6 +42,7 @@ from schema.context import Context
 from schema.graphql import build_schema, decode_request_json
 from server.background import housekeeping, maintain
 from server.callbacks import status_route
+from server.graphiql import GraphiQLPage
 from server.graphql_http import GraphQLOverHTTP
 from server.http import BodyLimit, health_routes, metrics_route
 from server.logs import configure_logging
@@ -59,7 +60,12 @@ class GraphQLApp(GraphQLOverHTTP):
     spec (server/graphql_http.py); no mutations over GET."""
 
     def __init__(
-        self, deps: Deps, *, production: bool, documents: TrustedDocuments | None = None
+        self,
+        deps: Deps,
+        *,
+        production: bool,
+        documents: TrustedDocuments | None = None,
+        graphiql: GraphiQLPage | None = None,
     ) -> None:
         super().__init__(
             observe(build_schema(production=production)),
@@ -69,6 +75,7 @@ class GraphQLApp(GraphQLOverHTTP):
         )
         self.deps = deps
         self.documents = documents or TrustedDocuments("allow")
+        self.graphiql = graphiql
 
     def decode_json(self, data: str | bytes) -> object:
         return decode_request_json(data)  # 400, never a 500, for JSON that is no request
@@ -95,6 +102,7 @@ def make_sender(settings: Settings) -> Sender:
 
 def create_app(settings: Settings, *, sender: Sender | None = None) -> Starlette:
     deps = build_deps(settings)
+    graphiql = None if settings.production else GraphiQLPage(settings.graphiql_assets)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -140,8 +148,10 @@ def create_app(settings: Settings, *, sender: Sender | None = None) -> Starlette
                     deps,
                     production=settings.production,
                     documents=TrustedDocuments(settings.trusted_documents),
+                    graphiql=graphiql,
                 ),
             ),  # every method: the view answers 405 as GraphQL JSON
+            *(graphiql.routes() if graphiql else []),
             *_static_routes(settings),
         ],
         middleware=_middleware(settings),

@@ -35,6 +35,7 @@ from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
 
 from schema.context import Context
+from server.graphiql import GraphiQLPage
 from server.trusted_documents import DocumentRefused, TrustedDocuments
 
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
@@ -113,6 +114,7 @@ class GraphQLOverHTTP(GraphQL[Context, None]):
     """Strawberry's ASGI view with the wire rules of the module docstring."""
 
     documents: TrustedDocuments
+    graphiql: GraphiQLPage | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -130,6 +132,11 @@ class GraphQLOverHTTP(GraphQL[Context, None]):
                 headers={"Allow": "POST"} if e.status_code == 405 else None,
             )
         await response(scope, receive, send)
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        if self.graphiql is None:
+            return await super().render_graphql_ide(request)
+        return self.graphiql.render(request)
 
     def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:
         params = request.query_params
