@@ -3,8 +3,9 @@ clients/operations/*.graphql (each file's text, hashed with sha256):
 
 - clients/trusted_documents.json: {"sha256:<hex>": "<document text>"}, which the server
   loads (server/trusted_documents.py; TRUSTED_DOCUMENTS=allow|only);
-- clients/python/phonegate_client/document_ids.py and clients/typescript/src/documentIds.ts:
-  operation name -> document id, for the Python and TypeScript clients to send ids.
+- clients/python/transport/document_ids.py (ariadne-codegen copies it into the client) and
+  clients/typescript/src/documentIds.ts: operation name -> document id, for the Python and
+  TypeScript clients to send ids.
 
 (clients/spa/operations.js carries the ids too: clients/spa_operations.py.)
 
@@ -22,7 +23,7 @@ from pathlib import Path
 CLIENTS = Path(__file__).resolve().parent
 OPERATIONS = CLIENTS / "operations"
 MANIFEST = CLIENTS / "trusted_documents.json"
-PYTHON_IDS = CLIENTS / "python" / "phonegate_client" / "document_ids.py"
+PYTHON_IDS = CLIENTS / "python" / "transport" / "document_ids.py"
 TYPESCRIPT_IDS = CLIENTS / "typescript" / "src" / "documentIds.ts"
 NOTICE = "Generated from clients/operations/*.graphql by clients/trusted_documents.py: do not edit."
 

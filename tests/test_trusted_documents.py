@@ -136,3 +136,21 @@ async def test_an_id_and_another_text_together_are_refused(api):
 def test_an_unknown_mode_is_refused_at_start():
     with pytest.raises(SettingsError, match="TRUSTED_DOCUMENTS"):
         load_settings(environ={"TRUSTED_DOCUMENTS": "sometimes", "JWT_SECRET": "x" * 32})
+
+
+async def test_the_generated_python_client_sends_ids_that_only_accepts(only_api):
+    from phonegate_client import PhonegateClient
+
+    # given a server that runs nothing but the manifest's documents
+    client = PhonegateClient(url="http://testserver/graphql", http_client=only_api.http)
+    sent: list[dict[str, object]] = []
+
+    async def record(request):  # type: ignore[no-untyped-def]
+        sent.append(json.loads(request.content))
+
+    only_api.http.event_hooks["request"].append(record)
+    # when
+    answer = await client.username_available("python_client_ok")
+    # then
+    assert answer.username_available is True
+    assert sent[0]["documentId"] == AVAILABLE_ID and "query" not in sent[0]
