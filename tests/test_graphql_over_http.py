@@ -189,6 +189,12 @@ async def test_another_content_type_is_400_in_json(api):
     assert "application/json" in response.json()["errors"][0]["message"]
 
 
+async def test_a_body_over_the_cap_is_413_as_a_graphql_json_response(api):
+    response = await post_raw(api, '{"query": "{ __typename }"' + " " * (1024 * 1024) + "}")
+    assert response.status_code == 413
+    assert response.json() == {"errors": [{"message": "Request body too large"}]}
+
+
 async def test_other_methods_are_405_in_json(api):
     response = await api.http.put("/graphql", json={"query": "{ __typename }"})
     assert response.status_code == 405
