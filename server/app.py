@@ -44,7 +44,7 @@ from schema.graphql import build_schema, decode_request_json
 from server.background import housekeeping, maintain
 from server.callbacks import status_route
 from server.http import BodyLimit, health_routes, metrics_route
-from server.logs import configure_logging
+from server.logs import configure_logging, quieted
 from server.memory import one_malloc_arena
 from server.observability import RequestLog, observe
 from server.supervisor import stop_with_supervisor
@@ -237,4 +237,5 @@ def app_factory() -> Starlette:
     one_malloc_arena()
     settings = config.with_local_secret(config.load(), announce=False)  # main.py announced
     configure_logging(settings)
-    return create_app(settings)
+    with quieted("phonegate.templates"):  # main.py checked the templates and warned once
+        return create_app(settings)
