@@ -39,6 +39,8 @@ class TrustedDocuments:
             raise ValueError(f"TRUSTED_DOCUMENTS={mode!r} must be one of {', '.join(MODES)}")
         self.mode = mode
         self.by_id = dict(manifest if manifest is not None else load(MANIFEST))
+        if mode == "only" and not self.by_id:
+            raise ValueError("TRUSTED_DOCUMENTS=only needs clients/trusted_documents.json")
         for key, text in self.by_id.items():
             if document_id(text) != key:
                 raise ValueError(f"trusted documents: {key} is not the sha256 of its text")

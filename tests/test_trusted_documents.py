@@ -154,3 +154,10 @@ async def test_the_generated_python_client_sends_ids_that_only_accepts(only_api)
     # then
     assert answer.username_available is True
     assert sent[0]["documentId"] == AVAILABLE_ID and "query" not in sent[0]
+
+
+def test_only_without_a_manifest_refuses_to_start(tmp_path):
+    from server.trusted_documents import TrustedDocuments, load
+
+    with pytest.raises(ValueError, match="TRUSTED_DOCUMENTS=only needs clients"):
+        TrustedDocuments("only", load(tmp_path / "missing.json"))
