@@ -5,7 +5,12 @@ Code messages end with an optional WebOTP line ("@example.com #123456", WEBOTP_D
 browsers can offer the code for autofill. Every default renders within one SMS segment:
 160 GSM-7 units (the extension characters count two), or 70 UTF-16 units otherwise.
 
-SMS_TEMPLATES_FILE is a JSON object {"<action type>": "<template>", ...}; it is checked
+Other languages (issue 16) are notifier/locales.py's; a message is rendered in the locale
+asked for, else its base language ("pt-BR" -> "pt"), else English.
+
+SMS_TEMPLATES_FILE is a JSON object {"<action type>": "<template>", ...} (English), whose
+entries may also be languages {"<language>": {"<action type>": "<template>", ...}}, which
+override or add a language (a new language must give every action type); it is checked
 when the server starts (unknown action types or placeholders, a code message without
 {code}), so a bad file stops the start rather than a mutation.
 """
@@ -15,7 +20,9 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
+from xml.sax.saxutils import escape, quoteattr
 
+from notifier import locales
 from notifier.actions import CODE_ACTIONS, Action
 
 log = logging.getLogger("phonegate.templates")
@@ -73,46 +80,149 @@ def fits_one_segment(text: str) -> bool:
 class Templates:
     def __init__(self, path: str = "", webotp_domain: str = "") -> None:
         self.texts: dict[Action, str] = dict(DEFAULTS)
+        self.languages: dict[str, dict[Action, str]] = {locales.DEFAULT_LOCALE: self.texts}
+        for language, strings in locales.SMS.items():
+            self.languages[language] = {
+                Action(k): v for k, v in strings.items() if k in Action._value2member_map_
+            }
         self.webotp_domain = webotp_domain.strip().removeprefix("@")
         if path:
-            self.texts.update(_load(path))
-        for action in Action:
-            self._check(action)
+            english, others = _load(path)
+            self.texts.update(english)
+            for language, texts in others.items():
+                if language not in self.languages:
+                    missing = sorted(a.value for a in set(Action) - set(texts))
+                    if missing:
+                        raise TemplateError(
+                            f"SMS_TEMPLATES_FILE: new language {language!r} lacks {missing}"
+                        )
+                    self.languages[language] = {}
+                self.languages[language].update(texts)
+        for language in self.languages:
+            for action in Action:
+                self._check(action, language)
 
-    def render(self, action: Action, *, code: str = "", minutes: int = 0, **extra: str) -> str:
-        values = {"app": APP_NAME, "code": code, "minutes": minutes, "state": "", **extra}
-        text = self.texts[action].format(**values)
-        if action in CODE_ACTIONS and self.webotp_domain:
+    @property
+    def available(self) -> frozenset[str]:
+        """The languages with texts (locales.choose_locale picks among them)."""
+        return frozenset(self.languages)
+
+    def text(self, action: Action, locale: str = locales.DEFAULT_LOCALE) -> str:
+        texts = self.languages.get(locales.base_language(locale)) or self.texts
+        return texts.get(action) or self.texts[action]
+
+    def render(
+        self,
+        action: Action,
+        *,
+        code: str = "",
+        minutes: int = 0,
+        locale: str = locales.DEFAULT_LOCALE,
+        **extra: str,
+    ) -> str:
+        return self._render(action, locale, code, minutes, extra, webotp=True)
+
+    def _render(
+        self,
+        action: Action,
+        locale: str,
+        code: str,
+        minutes: int,
+        extra: dict[str, str],
+        *,
+        webotp: bool,
+    ) -> str:
+        language = locales.base_language(locale)
+        if language not in self.languages:
+            language = locales.DEFAULT_LOCALE
+        state = extra.get("state", "")
+        state = locales.STATES.get(language, {}).get(state, state)
+        values = {"app": APP_NAME, "code": code, "minutes": minutes, **extra, "state": state}
+        text = self.text(action, language).format(**values)
+        if action in CODE_ACTIONS and self.webotp_domain and webotp:
             text = f"{text}\n\n@{self.webotp_domain} #{code}"
         return text
 
-    def _check(self, action: Action) -> None:
-        template = self.texts[action]
+    def voice(
+        self,
+        action: Action,
+        *,
+        code: str = "",
+        minutes: int = 0,
+        locale: str = locales.DEFAULT_LOCALE,
+        **extra: str,
+    ) -> str:
+        """TwiML for a call: a code is read digit by digit, twice, with pauses; a notice is
+        its SMS text, spoken. In the locale's language, slow enough to write down."""
+        language = locales.base_language(locale)
+        if language not in locales.VOICE_WORDS:
+            language = locales.DEFAULT_LOCALE
+        lang = quoteattr(locales.say_language(locale if language != "en" else "en"))
+
+        def say(text: str) -> str:
+            return f"<Say language={lang}>{escape(text)}</Say>"
+
+        if action not in CODE_ACTIONS:
+            spoken = self._render(action, language, code, minutes, extra, webotp=False)
+            return f'<?xml version="1.0" encoding="UTF-8"?><Response>{say(spoken)}</Response>'
+        intro = locales.VOICE_INTRO[language][action.value].format(app=APP_NAME)
+        words = locales.VOICE_WORDS[language]
+        digits = ", ".join(code) + "."
+        parts = [
+            '<?xml version="1.0" encoding="UTF-8"?><Response>',
+            '<Pause length="1"/>',
+            say(intro),
+            '<Pause length="1"/>',
+            say(digits),
+            '<Pause length="2"/>',
+            say(words["again"]),
+            '<Pause length="1"/>',
+            say(digits),
+            '<Pause length="1"/>',
+            say(words["bye"]),
+            "</Response>",
+        ]
+        return "".join(parts)
+
+    def _check(self, action: Action, language: str = locales.DEFAULT_LOCALE) -> None:
+        template = self.text(action, language)
         if action in CODE_ACTIONS and "{code}" not in template:
-            raise TemplateError(f"SMS template {action.value!r} must contain {{code}}")
+            raise TemplateError(f"SMS template {action.value!r} ({language}) must contain {{code}}")
         try:
-            text = self.render(action, code=LONGEST_CODE, minutes=10, state="off")
+            text = self.render(action, code=LONGEST_CODE, minutes=10, state="off", locale=language)
         except (KeyError, IndexError, ValueError) as e:
-            raise TemplateError(f"SMS template {action.value!r} cannot render: {e!r}") from None
+            raise TemplateError(
+                f"SMS template {action.value!r} ({language}) cannot render: {e!r}"
+            ) from None
         if not fits_one_segment(text):
             used, capacity = segment_use(text)
             log.warning(
-                "SMS template %r takes %d of %d units: more than one SMS segment",
+                "SMS template %r (%s) takes %d of %d units: more than one SMS segment",
                 action.value,
+                language,
                 used,
                 capacity,
             )
 
 
-def _load(path: str) -> dict[Action, str]:
+def _load(path: str) -> tuple[dict[Action, str], dict[str, dict[Action, str]]]:
     try:
         overrides = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError) as e:
         raise TemplateError(f"SMS_TEMPLATES_FILE={path!r}: {e}") from None
     if not isinstance(overrides, dict):
         raise TemplateError(f"SMS_TEMPLATES_FILE={path!r} must hold a JSON object")
+    languages = {k: v for k, v in overrides.items() if isinstance(v, dict)}
+    english = {k: v for k, v in overrides.items() if not isinstance(v, dict)}
+    for language in languages:
+        if language != locales.base_language(language) or not language.isalpha():
+            raise TemplateError(f"SMS_TEMPLATES_FILE: {language!r} is not a language code")
+    return _actions(english), {k: _actions(v) for k, v in languages.items()}
+
+
+def _actions(texts: dict[str, object]) -> dict[Action, str]:
     known = {a.value for a in Action}
-    unknown = sorted(set(overrides) - known)
+    unknown = sorted(set(texts) - known)
     if unknown:
         raise TemplateError(f"SMS_TEMPLATES_FILE: unknown action types {unknown}")
-    return {Action(name): str(text) for name, text in overrides.items()}
+    return {Action(name): str(text) for name, text in texts.items()}
