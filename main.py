@@ -23,6 +23,7 @@ from server.memory import one_malloc_arena
 def parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, dict[str, str]]:
     parser = argparse.ArgumentParser(
         prog="main.py",
+        allow_abbrev=False,  # --jwt-private-key must not pass for --jwt-private-key-file
         description="phonegate: GraphQL API for phone-number accounts. Every option can also "
         "be set by the environment variable shown.",
     )
@@ -35,7 +36,7 @@ def parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, dict[str, str]]
     )
     parser.add_argument("--retry", action="store_true", help="outbox: re-queue abandoned messages")
     parser.add_argument("--limit", type=int, default=50, help="outbox: how many messages to list")
-    for name, opt in config.options():
+    for name, opt in config.flag_options():
         default = f" (default: {opt.default!r})" if opt.default not in ("", None) else ""
         parser.add_argument(
             f"--{name.replace('_', '-')}",
@@ -46,7 +47,7 @@ def parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, dict[str, str]]
     args = parser.parse_args(argv)
     overrides = {
         opt.env: getattr(args, name)
-        for name, opt in config.options()
+        for name, opt in config.flag_options()
         if getattr(args, name) is not None
     }
     return args, overrides

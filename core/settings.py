@@ -32,6 +32,7 @@ class Option:
     help: str
     kind: type = str
     default: Any = None
+    secret: bool = False  # from the environment only (or a *_FILE option), never a flag
 
 
 def _opt(env: str, help: str, kind: type = str, default: Any = None) -> Any:
@@ -144,6 +145,34 @@ class Settings:
     unverified_ttl_seconds: int = _opt(
         "UNVERIFIED_TTL_SECONDS", "how long an unverified signup holds its phone", int, 86_400
     )
+    # --- issue 13, token signing (JWKS): asymmetric access tokens ----------------------------
+    jwt_algorithm: str = _opt(
+        "JWT_ALGORITHM",
+        "ES256, EdDSA or RS256; HS256 signs with JWT_SECRET (no JWKS)",
+        str,
+        "ES256",
+    )
+    jwt_private_key_file: str = _opt(
+        "JWT_PRIVATE_KEY_FILE",
+        "PEM file of the signing key, or JWT_PRIVATE_KEY in the environment (outside production: "
+        "generated once beside the secret file)",
+        str,
+        "",
+    )
+    jwt_private_key: str = field(
+        default="",
+        repr=False,
+        metadata={"option": Option("JWT_PRIVATE_KEY", "PEM of the signing key", str, "", True)},
+    )
+    jwt_retired_public_keys_file: str = _opt(
+        "JWT_RETIRED_PUBLIC_KEYS_FILE",
+        "PEM file of retired public keys, published until their tokens expire",
+        str,
+        "",
+    )
+    jwt_issuer: str = _opt("JWT_ISSUER", "iss claim of access tokens", str, "phonegate")
+    jwt_audience: str = _opt("JWT_AUDIENCE", "aud claim of access tokens", str, "phonegate")
+    # --- end of issue 13, token signing -------------------------------------------------------
 
     # --- derived views -------------------------------------------------------------------
 
@@ -179,6 +208,11 @@ def _split(value: str) -> list[str]:
 def options() -> list[tuple[str, Option]]:
     """(field name, option) for every setting, in declaration order."""
     return [(f.name, f.metadata["option"]) for f in fields(Settings)]
+
+
+def flag_options() -> list[tuple[str, Option]]:
+    """The options that are also command-line flags: all but secrets."""
+    return [(name, opt) for name, opt in options() if not opt.secret]
 
 
 def load(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -265,6 +299,7 @@ def _validate(s: Settings) -> None:
         _check(bool(s.jwt_secret), "APP_ENV=production needs JWT_SECRET")
         _check(s.sms_backend != "console", "APP_ENV=production refuses SMS_BACKEND=console")
         _check(not s.test_phone_codes, "APP_ENV=production refuses TEST_PHONE_CODES")
+    _check_token_signing(s)  # issue 13
 
 
 def _check_outbox(s: Settings) -> None:
@@ -279,6 +314,24 @@ def _check_outbox(s: Settings) -> None:
     _check(s.twilio_timeout_seconds > 0, "TWILIO_TIMEOUT_SECONDS must be > 0")
     # A live worker renews its claims every third of the lease.
     _check(s.outbox_lease_seconds >= 3, "OUTBOX_LEASE_SECONDS must be at least 3")
+
+
+JWT_ALGORITHMS = ("ES256", "EdDSA", "RS256", "HS256")  # issue 13, token signing
+
+
+def _check_token_signing(s: Settings) -> None:
+    """Issue 13, token signing: the keys themselves are read and checked by server/jwks.py."""
+    _check(s.jwt_algorithm in JWT_ALGORITHMS, f"JWT_ALGORITHM must be one of {JWT_ALGORITHMS}")
+    given = bool(s.jwt_private_key) + bool(s.jwt_private_key_file)
+    _check(given <= 1, "set JWT_PRIVATE_KEY or JWT_PRIVATE_KEY_FILE, not both")
+    if s.jwt_algorithm == "HS256":
+        _check(
+            not given and not s.jwt_retired_public_keys_file,
+            "JWT_ALGORITHM=HS256 signs with JWT_SECRET: unset the JWT_*_KEY* options",
+        )
+    elif s.production:
+        _check(bool(given), "APP_ENV=production needs JWT_PRIVATE_KEY_FILE or JWT_PRIVATE_KEY")
+    _check(bool(s.jwt_issuer and s.jwt_audience), "JWT_ISSUER and JWT_AUDIENCE must not be empty")
 
 
 def _check(ok: bool, message: str) -> None:

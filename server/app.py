@@ -44,6 +44,7 @@ from schema.graphql import build_schema, decode_request_json
 from server.background import housekeeping, maintain
 from server.callbacks import status_route
 from server.http import BodyLimit, health_routes, metrics_route
+from server.jwks import jwks_route, token_keys
 from server.logs import configure_logging
 from server.memory import one_malloc_arena
 from server.observability import RequestLog, observe
@@ -128,6 +129,7 @@ def create_app(settings: Settings, *, sender: Sender | None = None) -> Starlette
         routes=[
             *health_routes(deps),
             metrics_route(settings),
+            jwks_route(dict(deps.tokens.verify_keys)),
             status_route(settings),  # parses its form itself: no python-multipart needed
             Route(
                 "/graphql",
@@ -180,6 +182,7 @@ def hash_concurrency(settings: Settings) -> int:
 
 
 def build_deps(settings: Settings) -> Deps:
+    signing_key, verify_keys = token_keys(settings)
     return Deps(
         settings=settings,
         passwords=Passwords(
@@ -202,10 +205,13 @@ def build_deps(settings: Settings) -> Deps:
             fixed_codes=settings.test_codes,
         ),
         tokens=TokenPolicy(
-            signing_key=settings.jwt_secret,
+            signing_key=signing_key,
             hash_key=derive_key(settings.jwt_secret, "refresh-hash"),
             access_ttl_seconds=settings.access_token_ttl_seconds,
             refresh_ttl_seconds=settings.refresh_token_ttl_seconds,
+            verify_keys=verify_keys,
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
         ),
         outbox=Outbox(
             templates=Templates(settings.sms_templates_file, settings.webotp_domain),

@@ -15,6 +15,7 @@ import pytest
 from models import VerificationCode
 from resolvers import reset
 from tests import documents as d
+from tests.conftest import TEST_SIGNING_KEY
 from tests.support import STRONG_PASSWORD, RecordingSender, new_phone
 from tests.test_security_support import (
     aliased,
@@ -27,6 +28,7 @@ from tests.test_security_support import (
 
 PRODUCTION = {
     "APP_ENV": "production",
+    "JWT_PRIVATE_KEY": TEST_SIGNING_KEY,
     "SMS_BACKEND": "twilio",
     "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
     "TWILIO_AUTH_TOKEN": "test-token",

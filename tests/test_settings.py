@@ -54,7 +54,7 @@ def test_bad_settings_are_refused_with_one_line_naming_the_variable(env, expecte
 
 
 def test_production_with_safe_settings_loads():
-    env = {"APP_ENV": "production", "JWT_SECRET": SECRET, **TWILIO}
+    env = {"APP_ENV": "production", "JWT_SECRET": SECRET, "JWT_PRIVATE_KEY_FILE": "k.pem", **TWILIO}
     assert config.load(environ=env).production
 
 
