@@ -168,7 +168,7 @@ def _local_key(algorithm: str) -> bytes:
         draft = path.with_name(f"{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
         fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as f:
-            f.write(_new_key_pem(algorithm))
+            f.write(new_key_pem(algorithm))
         try:
             os.link(draft, path)  # the first worker's key wins; the others read it
         except FileExistsError:
@@ -178,7 +178,7 @@ def _local_key(algorithm: str) -> bytes:
     return path.read_bytes()
 
 
-def _new_key_pem(algorithm: str) -> bytes:
+def new_key_pem(algorithm: str) -> bytes:
     key: ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey | rsa.RSAPrivateKey
     if algorithm == "ES256":
         key = ec.generate_private_key(ec.SECP256R1())
