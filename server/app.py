@@ -220,18 +220,27 @@ def build_deps(settings: Settings) -> Deps:
     )
 
 
-async def migrate(settings: Settings) -> None:
+async def migrate(settings: Settings) -> list[str]:
+    """Apply the migrations not yet applied; their names, in order."""
     from tortoise.migrations.api import migrate as run_migrations
 
+    applied: list[str] = []
+
+    def progress(event: str, app: str, name: str) -> None:
+        if event == "apply_done":
+            applied.append(name)
+
     try:
-        await run_migrations(config=tortoise_config(settings.database_url))
+        await run_migrations(config=tortoise_config(settings.database_url), progress=progress)
     finally:
         await Tortoise.close_connections()
+    return applied
 
 
 def app_factory() -> Starlette:
     """For uvicorn workers: settings from the environment (the CLI exported its flags)."""
     stop_with_supervisor()
     one_malloc_arena()
-    configure_logging(config.load())
-    return create_app(config.load())
+    settings = config.with_local_secret(config.load(), announce=False)  # main.py announced
+    configure_logging(settings)
+    return create_app(settings)

@@ -1,11 +1,12 @@
 """The access-token key set: the signing key, the retired keys still published, and
 ``GET /.well-known/jwks.json`` (RFC 7517) from which any service checks tokens.
 
-Where the signing key comes from: ``JWT_PRIVATE_KEY`` (PEM, environment only) or
-``JWT_PRIVATE_KEY_FILE``; outside production without either, a key generated once and kept
-beside the development secret (``.phonegate-signing-key-<alg>.pem``). Workers and restarts
-share that file: a worker writes its key aside and links it into place, so when two start
-together the first link wins and both read the one key that won, never a half-written file.
+Where the signing key comes from: ``JWT_PRIVATE_KEY`` (PEM; a secret, so from the
+environment or the file named by ``JWT_PRIVATE_KEY_FILE``, never a flag); outside
+production without it, a key generated once and kept beside the development secret
+(``.phonegate-signing-key-<alg>.pem``). Workers and restarts share that file: a worker
+writes its key aside and links it into place, so when two start together the first link
+wins and both read the one key that won, never a half-written file.
 With ``JWT_ALGORITHM=HS256`` the tokens are signed with ``JWT_SECRET`` and nothing is
 published (a shared secret cannot be).
 
@@ -93,16 +94,14 @@ def jwks_route(keys: dict[str, TokenKey]) -> Route:
 
 
 def _private_key(settings: Settings) -> Any:  # cryptography's private key union
-    if settings.jwt_private_key:
-        pem, source = settings.jwt_private_key.encode(), "JWT_PRIVATE_KEY"
-    elif settings.jwt_private_key_file:
-        pem, source = _read(settings.jwt_private_key_file, "JWT_PRIVATE_KEY_FILE"), "the file"
+    if settings.jwt_private_key:  # from the environment or JWT_PRIVATE_KEY_FILE
+        pem = settings.jwt_private_key.encode()
     else:
-        pem, source = _local_key(settings.jwt_algorithm), "the generated key"
+        pem = _local_key(settings.jwt_algorithm)
     try:
         key = serialization.load_pem_private_key(pem, password=None)
     except (ValueError, TypeError):
-        raise SettingsError(f"JWT signing key ({source}) is no unencrypted PEM key") from None
+        raise _error("JWT_PRIVATE_KEY(_FILE) must be an unencrypted PEM private key") from None
     _check_fits(key.public_key(), settings.jwt_algorithm, "the signing key")
     return key
 
@@ -118,7 +117,7 @@ def _retired_keys(path: str) -> list[TokenKey]:
         try:
             public = serialization.load_pem_public_key(block.strip().encode())
         except ValueError:
-            raise SettingsError(
+            raise _error(
                 "JWT_RETIRED_PUBLIC_KEYS_FILE must hold PEM public keys (BEGIN PUBLIC KEY)"
             ) from None
         keys.append(_public(public))
@@ -138,23 +137,27 @@ def _algorithm_of(public: Any) -> str:
         return "EdDSA"
     if isinstance(public, rsa.RSAPublicKey):
         return "RS256"
-    raise SettingsError(f"JWT keys must be EC P-256, Ed25519 or RSA, not {type(public).__name__}")
+    raise _error(f"JWT keys must be EC P-256, Ed25519 or RSA, not {type(public).__name__}")
 
 
 def _check_fits(public: Any, algorithm: str, what: str) -> None:
     if _algorithm_of(public) != algorithm:
-        raise SettingsError(f"JWT_ALGORITHM={algorithm} does not fit {what}")
+        raise _error(f"JWT_ALGORITHM={algorithm} does not fit {what}")
     if isinstance(public, ec.EllipticCurvePublicKey) and public.curve.name != "secp256r1":
-        raise SettingsError(f"ES256 needs a P-256 key, {what} is on {public.curve.name}")
+        raise _error(f"ES256 needs a P-256 key, {what} is on {public.curve.name}")
     if isinstance(public, rsa.RSAPublicKey) and public.key_size < MIN_RSA_BITS:
-        raise SettingsError(f"RS256 needs at least {MIN_RSA_BITS} bits, {what} has fewer")
+        raise _error(f"RS256 needs at least {MIN_RSA_BITS} bits, {what} has fewer")
 
 
 def _read(path: str, option: str) -> bytes:
     try:
         return Path(path).read_bytes()
     except OSError as e:
-        raise SettingsError(f"{option}={path!r} cannot be read ({e.strerror})") from None
+        raise _error(f"{option}={path!r}: cannot be read ({e.strerror})") from None
+
+
+def _error(problem: str) -> SettingsError:
+    return SettingsError([problem])
 
 
 def local_key_path(algorithm: str) -> Path:
