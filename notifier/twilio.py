@@ -28,7 +28,8 @@ from notifier.senders import SendError
 
 T = TypeVar("T")
 
-# Twilio errors that no retry can fix (TWILIO.md); any other 4xx is final too.
+# Twilio errors that no retry can fix (README "SMS delivery and Twilio"); any other 4xx
+# is final too.
 PERMANENT_CODES = frozenset({20003, 21211, 21212, 21408, 21606, 21610, 21611, 21612, 21614})
 # Among them, the ones an operator can fix (credentials, the sender): worth a manual retry.
 FIXABLE_CODES = frozenset({20003, 21212, 21606, 21611})
@@ -165,7 +166,7 @@ class TwilioSender:
 
 
 def classify(status: int, code: Any) -> SendError:
-    """What a Twilio error answer means for the message (TWILIO.md, "Errors")."""
+    """What a Twilio error answer means for the message (README "SMS delivery and Twilio")."""
     number = int(code) if isinstance(code, int | str) and str(code).isdigit() else None
     transient = (
         status == 429

@@ -45,7 +45,7 @@ from server.background import housekeeping, maintain
 from server.callbacks import status_route
 from server.http import BodyLimit, health_routes, metrics_route
 from server.jwks import jwks_route, token_keys
-from server.logs import configure_logging
+from server.logs import configure_logging, quieted
 from server.memory import one_malloc_arena
 from server.observability import RequestLog, observe
 from server.supervisor import stop_with_supervisor
@@ -243,4 +243,5 @@ def app_factory() -> Starlette:
     one_malloc_arena()
     settings = config.with_local_secret(config.load(), announce=False)  # main.py announced
     configure_logging(settings)
-    return create_app(settings)
+    with quieted("phonegate.templates"):  # main.py checked the templates and warned once
+        return create_app(settings)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from tortoise import Tortoise, connections
@@ -76,6 +77,11 @@ def _database_error(settings: Settings, e: BaseException) -> StartupError:
 
 async def check_database(settings: Settings) -> None:
     """The database exists and answers a query."""
+    parts = urlsplit(settings.database_url)
+    folder = Path(parts.netloc + parts.path).parent
+    if parts.scheme == "sqlite" and not folder.is_dir():  # SQLite creates only the file
+        name = database_name(settings.database_url)
+        raise StartupError(f"database {name}: the folder {folder} does not exist")
     try:
         async with asyncio.timeout(DATABASE_TIMEOUT_SECONDS):
             await Tortoise.init(config=tortoise_config(settings.database_url))
@@ -93,9 +99,8 @@ async def migrate(settings: Settings) -> None:
         applied = await app.migrate(settings)
     except Exception as e:
         raise _database_error(settings, e) from None
+    name = database_name(settings.database_url)
     if applied:
-        log.info(
-            "database %s: applied %s", database_name(settings.database_url), ", ".join(applied)
-        )
+        log.info("database %s: applied %s", name, ", ".join(applied))
     else:
-        log.info("database %s: up to date", database_name(settings.database_url))
+        log.info("database %s: up to date, no migration to apply", name)
