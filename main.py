@@ -51,6 +51,7 @@ def build_parser() -> Parser:
     secrets = ", ".join(sorted(config.env_name(n) for n in config.SECRETS))
     parser = Parser(
         prog=PROG,
+        usage="%(prog)s [--version] [--SETTING VALUE ...] [COMMAND] [command flags]",
         description="phonegate: GraphQL API for phone-number accounts. Every setting is an "
         "environment variable (shown in capitals) and a flag given before the command.",
         epilog=f"Secrets are never flags: {secrets} come only from the environment or from "
@@ -85,7 +86,8 @@ def build_parser() -> Parser:
     outbox = commands.add_parser(
         "outbox",
         help="list recent messages, or re-queue abandoned ones",
-        description="The outbox, newest first.",
+        description="The outbox, newest first. Settings (DATABASE_URL, ...) come from the "
+        "environment or flags before the command (main.py --help).",
     )
     outbox.add_argument("--retry", action="store_true", help="re-queue abandoned messages")
     outbox.add_argument("--limit", type=int, default=50, help="how many messages to list")

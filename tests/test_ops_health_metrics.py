@@ -10,7 +10,6 @@ from prometheus_client.parser import text_string_to_metric_families
 from core import metrics
 from core.clock import now
 from tests import documents as d
-from tests.conftest import TEST_SIGNING_KEY
 from tests.support import STRONG_PASSWORD, new_phone
 
 TOKEN = "metrics-token-for-tests"
@@ -78,7 +77,6 @@ async def test_readyz_is_503_and_names_the_database_when_it_is_unreachable(
 async def test_metrics_need_the_token_in_production(start_app, make_settings):
     production = make_settings(
         APP_ENV="production",
-        JWT_PRIVATE_KEY=TEST_SIGNING_KEY,
         SMS_BACKEND="twilio",
         TWILIO_ACCOUNT_SID="AC" + "1" * 32,
         TWILIO_AUTH_TOKEN="t",

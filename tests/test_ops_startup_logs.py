@@ -146,3 +146,13 @@ def test_a_second_migration_says_there_was_nothing_to_apply(tmp_path):
     ]
     assert "applied 0001_initial, 0002_lookup_indexes" in runs[0].stderr
     assert "up to date" in runs[1].stderr and "applied 0" not in runs[1].stderr
+
+
+def test_json_logs_hold_uvicorn_lines_as_json_too(tmp_path):
+    env = clean_env(tmp_path, LOG_FORMAT="json", JWT_SECRET="j" * 40)
+    text = serve_and_stop(tmp_path, env, workers=1)
+    entries = [json.loads(line) for line in text.splitlines()]  # fails on a line not JSON
+    assert {"uvicorn", "phonegate", "phonegate.request", "phonegate.sms"} <= {
+        e["logger"] for e in entries
+    }
+    assert "Started server process" in text

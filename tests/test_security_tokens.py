@@ -225,7 +225,7 @@ async def test_malformed_authorization_headers_mean_no_caller(api, header):
 
 
 async def test_in_hs256_mode_only_the_secret_under_its_kid_is_accepted(make_settings, start_app):
-    async with start_app(make_settings(JWT_ALGORITHM="HS256")) as api:
+    async with start_app(make_settings(JWT_ALGORITHM="HS256", JWT_PRIVATE_KEY="")) as api:
         # given
         v = victim_of(api, await signup_verified(api))
         control = hmac_signed(v.claims, TEST_SECRET, kid=v.kid)

@@ -279,7 +279,7 @@ def test_a_command_has_help_of_its_own(tmp_path):
     run = main(["outbox", "--help"], cwd=tmp_path)
     assert run.returncode == 0
     assert "--retry" in run.stdout and "--limit" in run.stdout
-    assert "--port" not in run.stdout and "DATABASE_URL" not in run.stdout
+    assert "--port" not in run.stdout and "--app-env" not in run.stdout
 
 
 def test_version_is_the_project_version(tmp_path):

@@ -98,7 +98,9 @@ async def test_each_algorithm_signs_tokens_that_its_published_key_verifies(
 ):
     # given: a development server generating its key of that kind
     monkeypatch.chdir(tmp_path)
-    settings = make_settings(JWT_ALGORITHM=algorithm, JWT_ISSUER="https://id.example")
+    settings = make_settings(
+        JWT_ALGORITHM=algorithm, JWT_ISSUER="https://id.example", JWT_PRIVATE_KEY=""
+    )
     async with start_app(settings) as api:
         session = await signup_verified(api)
         token = session["accessToken"]
@@ -120,7 +122,7 @@ async def test_each_algorithm_signs_tokens_that_its_published_key_verifies(
 async def test_hs256_chosen_explicitly_signs_with_the_secret_and_publishes_nothing(
     make_settings, start_app
 ):
-    async with start_app(make_settings(JWT_ALGORITHM="HS256")) as api:
+    async with start_app(make_settings(JWT_ALGORITHM="HS256", JWT_PRIVATE_KEY="")) as api:
         session = await signup_verified(api)
         published = await api.http.get(JWKS_PATH)
     header = jwt.get_unverified_header(session["accessToken"])
@@ -382,13 +384,13 @@ def test_a_resource_server_checks_tokens_with_the_jwks_through_logout_and_rotati
     make_settings, tmp_path
 ):
     old, new = (ec.generate_private_key(ec.SECP256R1()) for _ in range(2))
-    old_file, new_file = key_file(tmp_path, "old.pem", old), key_file(tmp_path, "new.pem", new)
+    old_key, new_key = pem(old).decode(), pem(new).decode()
     retired = tmp_path / "retired.pem"
     retired.write_bytes(public_pem(old))
     phonegate = Phonegate(make_settings)
     with serving(resource_server(phonegate.url), free_port()) as service:
         # given: phonegate signing with the old key
-        with phonegate.running(JWT_PRIVATE_KEY_FILE=old_file):
+        with phonegate.running(JWT_PRIVATE_KEY=old_key):
             session = phonegate.signup()
             first = session["accessToken"]
             # then a fresh token is accepted by the other service, a forged one is not
@@ -404,9 +406,7 @@ def test_a_resource_server_checks_tokens_with_the_jwks_through_logout_and_rotati
             old_token = phonegate.login(session["phone"])["accessToken"]
 
         # when the key is rotated: the new key signs at once, the old one stays published
-        with phonegate.running(
-            JWT_PRIVATE_KEY_FILE=new_file, JWT_RETIRED_PUBLIC_KEYS_FILE=str(retired)
-        ):
+        with phonegate.running(JWT_PRIVATE_KEY=new_key, JWT_RETIRED_PUBLIC_KEYS_FILE=str(retired)):
             new_token = phonegate.login(session["phone"])["accessToken"]
             # then both verify, at phonegate and at the service (which fetches the key set
             # again when it meets the new kid)
@@ -419,7 +419,7 @@ def test_a_resource_server_checks_tokens_with_the_jwks_through_logout_and_rotati
             assert phonegate.graphql(d.ME, {}, old_token) is not None
 
         # when the retired key is removed (its tokens have expired in real life)
-        with phonegate.running(JWT_PRIVATE_KEY_FILE=new_file):
+        with phonegate.running(JWT_PRIVATE_KEY=new_key):
             time.sleep(RESOURCE_CACHE_SECONDS + 0.2)  # the service's cached key set is stale
             # then a token it signed is refused by both, the new key's tokens still pass
             assert ask(service, old_token).status_code == 401
