@@ -40,8 +40,9 @@ from resolvers.deps import derive_key
 from resolvers.tokens import TokenKey
 
 JWKS_PATH = "/.well-known/jwks.json"
-# A service that meets an unknown kid fetches again at once (PyJWKClient and jose both
-# do), so a longer cache delays nothing after a rotation; it only spares this server.
+# How long a service may keep the set. One that meets an unknown kid fetches again anyway
+# (PyJWKClient and jose, at most once per their 30 s cooldown); publishing a new key one
+# max-age before it signs hides a rotation entirely (README, "Tokens for other services").
 JWKS_MAX_AGE_SECONDS = 300
 MIN_RSA_BITS = 2048
 
