@@ -144,6 +144,26 @@ class Settings:
     unverified_ttl_seconds: int = _opt(
         "UNVERIFIED_TTL_SECONDS", "how long an unverified signup holds its phone", int, 86_400
     )
+    # --- issue 12: faults (bounded waits on dependencies and on clients) -----------------
+    database_timeout_seconds: float = _opt(
+        "DATABASE_TIMEOUT_SECONDS",
+        "bound on connecting, waiting for a pooled connection and each statement",
+        float,
+        2.0,
+    )
+    rate_limit_timeout_seconds: float = _opt(
+        "RATE_LIMIT_TIMEOUT_SECONDS", "bound on connecting to and each call to Redis", float, 1.0
+    )
+    request_header_timeout_seconds: float = _opt(
+        "REQUEST_HEADER_TIMEOUT_SECONDS", "a request's headers must arrive within", float, 10.0
+    )
+    request_body_timeout_seconds: float = _opt(
+        "REQUEST_BODY_TIMEOUT_SECONDS", "a request's body must arrive within", float, 30.0
+    )
+    max_connections_per_worker: int = _opt(
+        "MAX_CONNECTIONS_PER_WORKER", "open connections one worker holds at most", int, 4096
+    )
+    # --- end of issue 12 ------------------------------------------------------------------
 
     # --- derived views -------------------------------------------------------------------
 
@@ -228,6 +248,14 @@ def _validate(s: Settings) -> None:
     )
     _check(s.access_token_ttl_seconds > 0, "ACCESS_TOKEN_TTL_SECONDS must be > 0")
     _check(s.refresh_token_ttl_seconds > 0, "REFRESH_TOKEN_TTL_SECONDS must be > 0")
+    for env, bound in (  # issue 12
+        ("DATABASE_TIMEOUT_SECONDS", s.database_timeout_seconds),
+        ("RATE_LIMIT_TIMEOUT_SECONDS", s.rate_limit_timeout_seconds),
+        ("REQUEST_HEADER_TIMEOUT_SECONDS", s.request_header_timeout_seconds),
+        ("REQUEST_BODY_TIMEOUT_SECONDS", s.request_body_timeout_seconds),
+        ("MAX_CONNECTIONS_PER_WORKER", s.max_connections_per_worker),
+    ):
+        _check(bound > 0, f"{env} must be > 0")
     _check(
         urlsplit(s.rate_limit_storage).scheme in ("memory", "redis", "rediss"),
         f"RATE_LIMIT_STORAGE={s.rate_limit_storage!r} must be memory:// or redis://...",

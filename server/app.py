@@ -40,7 +40,7 @@ from resolvers.limits import RateLimits
 from resolvers.passwords import Passwords
 from resolvers.tokens import TokenPolicy
 from schema.context import Context
-from schema.graphql import build_schema, decode_request_json
+from schema.graphql import build_schema, decode_request_json, is_unavailable
 from server.background import housekeeping, maintain
 from server.callbacks import status_route
 from server.http import BodyLimit, health_routes, metrics_route
@@ -50,6 +50,7 @@ from server.observability import RequestLog, observe
 from server.supervisor import stop_with_supervisor
 
 MAX_BODY_BYTES = 1024 * 1024
+GRAPHQL_RESPONSE = "application/graphql-response+json"
 SPA_FOLDER = Path(__file__).resolve().parent.parent / "clients" / "spa"
 
 
@@ -69,8 +70,16 @@ class GraphQLApp(GraphQL[Context, None]):
         return decode_request_json(data)  # 400, never a 500, for JSON that is no request
 
     async def get_context(self, request: Any, response: Any) -> Context:
+        request.state.sub_response = response  # its status, if set, is the answer's
         client = request.client.host if request.client else "unknown"
         return Context(deps=self.deps, request=request, client=Client(client_key(client)))
+
+    async def process_result(self, request: Any, result: Any) -> Any:
+        """503 for an outage (UNAVAILABLE) to a client that accepts the GraphQL response
+        media type; application/json keeps 200, as GraphQL over HTTP asks."""
+        if is_unavailable(result.errors) and GRAPHQL_RESPONSE in request.headers.get("accept", ""):
+            request.state.sub_response.status_code = 503
+        return await super().process_result(request, result)
 
 
 def make_sender(settings: Settings) -> Sender:
@@ -93,7 +102,8 @@ def create_app(settings: Settings, *, sender: Sender | None = None) -> Starlette
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        async with RegisterTortoise(app, config=tortoise_config(settings.database_url)):
+        database = tortoise_config(settings.database_url, settings.database_timeout_seconds)
+        async with RegisterTortoise(app, config=database):
             # Made here: the Twilio client's HTTP session needs the running loop.
             active_sender = sender or make_sender(settings)
             worker = OutboxWorker(
@@ -189,7 +199,9 @@ def build_deps(settings: Settings) -> Deps:
             concurrency=hash_concurrency(settings),
             on_wait=metrics.HASH_WAIT.observe,
         ),
-        limits=RateLimits(settings.rate_limit_storage, settings.rate_limits),
+        limits=RateLimits(
+            settings.rate_limit_storage, settings.rate_limits, settings.rate_limit_timeout_seconds
+        ),
         codes=CodePolicy(
             key=derive_key(settings.jwt_secret, "code-hash"),
             length=settings.verification_code_length,
@@ -218,7 +230,8 @@ async def migrate(settings: Settings) -> None:
     from tortoise.migrations.api import migrate as run_migrations
 
     try:
-        await run_migrations(config=tortoise_config(settings.database_url))
+        # no bound on statements: a migration may rewrite a large table
+        await run_migrations(config=tortoise_config(settings.database_url, None))
     finally:
         await Tortoise.close_connections()
 
