@@ -8,11 +8,13 @@ import logging
 from core import metrics
 from core.clock import now
 from resolvers.deps import Deps
+from resolvers.errors import DependencyUnavailable
 from resolvers.maintenance import purge
 from server.memory import return_freed_memory
 
 log = logging.getLogger("phonegate")
 MAINTENANCE_SECONDS = 600
+MAINTENANCE_RETRY_SECONDS = 30  # after a failed pass (database down): soon, not in 10 min
 HOUSEKEEPING_SECONDS = 5
 
 
@@ -27,10 +29,16 @@ async def housekeeping() -> None:
         await asyncio.sleep(HOUSEKEEPING_SECONDS)
 
 
-async def maintain(deps: Deps) -> None:
+async def maintain(deps: Deps, retry_seconds: float = MAINTENANCE_RETRY_SECONDS) -> None:
     while True:
         try:
             await purge(deps)
+        except DependencyUnavailable as e:
+            metrics.UNAVAILABLE.labels(dependency=e.name).inc()
+            log.warning("maintenance pass failed: %s; next try in %ss", e, retry_seconds)
+            await asyncio.sleep(retry_seconds)
         except Exception:
-            log.exception("maintenance pass failed")
-        await asyncio.sleep(MAINTENANCE_SECONDS)
+            log.exception("maintenance pass failed; next try in %ss", retry_seconds)
+            await asyncio.sleep(retry_seconds)
+        else:
+            await asyncio.sleep(MAINTENANCE_SECONDS)
