@@ -21,6 +21,7 @@ from uvicorn.supervisors.multiprocess import Multiprocess, Process
 
 from core import metrics
 from core.settings import Settings
+from server.connections import raise_open_file_limit
 from server.memory import LIBC
 
 log = logging.getLogger("phonegate")
@@ -30,7 +31,10 @@ PR_SET_PDEATHSIG = 1  # prctl option: a signal for this process when its parent 
 def serve(settings: Settings) -> None:
     """Serve until stopped: one worker in this process, or several under a supervisor."""
     serve_metrics(settings)
+    raise_open_file_limit(settings.max_connections_per_worker)
     options: dict[str, Any] = {
+        # Deadlines for headers and body, and the per-worker connection limit.
+        "http": "server.connections:GuardedHttp",
         "factory": True,
         "host": settings.host,
         "port": settings.port,
