@@ -23,6 +23,8 @@ async def housekeeping() -> None:
     while True:
         try:
             await metrics.sample_outbox(now())
+        except DependencyUnavailable as e:  # an outage: one line, no traceback every 5 s
+            log.warning("outbox metrics sample failed: %s", e)
         except Exception:
             log.exception("outbox metrics sample failed")
         return_freed_memory()

@@ -158,7 +158,7 @@ async def postgres_settings(postgres_server: OwnServer) -> config.Settings:
 
 
 async def test_frozen_postgres_answers_unavailable_in_time_and_service_resumes(
-    postgres_settings, postgres_server, thawed
+    postgres_settings, postgres_server, thawed, caplog
 ):
     # given: an account, then every PostgreSQL process frozen
     async with running_app(postgres_settings) as api:
@@ -179,6 +179,11 @@ async def test_frozen_postgres_answers_unavailable_in_time_and_service_resumes(
         assert "database is not answering" in answers[0][1].json()["errors"][0]["message"]
         assert answers[-1][1].status_code == 503
         assert counted("database") - before == len(answers)
+        # one line per failed request; a traceback at most once per cause, none from the
+        # background loops (outbox worker, gauges) that also found the database out
+        lines = [r for r in caplog.records if "database unavailable at" in r.getMessage()]
+        assert len(lines) == len(answers)
+        assert len([r for r in caplog.records if r.exc_info]) <= 1
         readiness_started = time.monotonic()
         readiness = await api.http.get("/readyz")
         assert time.monotonic() - readiness_started < BUDGET_SECONDS
@@ -219,3 +224,38 @@ async def test_stopped_postgres_answers_unavailable_and_service_resumes_after_re
         # then: once it is back, the same app serves again
         me_after = await api.run(d.ME, token=session["accessToken"])
         assert me_after["phone"] == session["user"]["phone"]
+
+
+async def test_frozen_postmaster_answers_in_time_and_nothing_runs_twice(
+    postgres_settings, postgres_server, thawed
+):
+    # given: the postmaster alone frozen (pooled connections still answer, new ones hang)
+    async with running_app(postgres_settings) as api:
+        session = await signup_verified(api)
+        postgres_server.freeze(leader_only=True)
+        phones = [new_phone() for _ in range(12)]
+        # when: more requests at once than the pool holds, so it opens new connections
+        answers = await asyncio.gather(*(timed_post(api, d.SIGNUP, signup_of(p)) for p in phones))
+        me_seconds, me = await timed_post(api, d.ME, {}, token=session["accessToken"])
+        assert me.json().get("data") is None or me.json()["data"]["me"] is not None
+        # then: each answers in time, done or typed UNAVAILABLE, never an unexpected error
+        assert max(seconds for seconds, _ in answers) < BUDGET_SECONDS
+        assert me_seconds < BUDGET_SECONDS
+        refused = []
+        for phone, (_, response) in zip(phones, answers, strict=True):
+            body = response.json()
+            if body.get("errors"):
+                assert unavailable_codes(response) == ["UNAVAILABLE"], body
+                refused.append(phone)
+            else:
+                assert body["data"]["signup"]["__typename"] == "VerificationSent"
+        # when: it goes on, the refused ones try again
+        postgres_server.thaw()
+        for phone in refused:
+            assert (await api.run(d.SIGNUP, signup_of(phone)))["__typename"] == "VerificationSent"
+        # then: every signup ran once, one code each
+        for phone in phones:
+            await api.sms.wait(phone, "verify_signup")
+        await asyncio.sleep(0.2)
+        assert all(len(api.sms.to(p)) == 1 for p in phones)
+        assert await User.filter(phone__in=phones).count() == len(phones)
