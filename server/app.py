@@ -44,7 +44,7 @@ from schema.graphql import build_schema, decode_request_json, is_unavailable
 from server.background import housekeeping, maintain
 from server.callbacks import status_route
 from server.http import BodyLimit, health_routes, metrics_route
-from server.logs import configure_logging
+from server.logs import configure_logging, quieted
 from server.memory import one_malloc_arena
 from server.observability import RequestLog, observe
 from server.supervisor import stop_with_supervisor
@@ -226,19 +226,30 @@ def build_deps(settings: Settings) -> Deps:
     )
 
 
-async def migrate(settings: Settings) -> None:
+async def migrate(settings: Settings) -> list[str]:
+    """Apply the migrations not yet applied; their names, in order."""
     from tortoise.migrations.api import migrate as run_migrations
+
+    applied: list[str] = []
+
+    def progress(event: str, app: str, name: str) -> None:
+        if event == "apply_done":
+            applied.append(name)
 
     try:
         # no bound on statements: a migration may rewrite a large table
-        await run_migrations(config=tortoise_config(settings.database_url, None))
+        database = tortoise_config(settings.database_url, None)
+        await run_migrations(config=database, progress=progress)
     finally:
         await Tortoise.close_connections()
+    return applied
 
 
 def app_factory() -> Starlette:
     """For uvicorn workers: settings from the environment (the CLI exported its flags)."""
     stop_with_supervisor()
     one_malloc_arena()
-    configure_logging(config.load())
-    return create_app(config.load())
+    settings = config.with_local_secret(config.load(), announce=False)  # main.py announced
+    configure_logging(settings)
+    with quieted("phonegate.templates"):  # main.py checked the templates and warned once
+        return create_app(settings)
