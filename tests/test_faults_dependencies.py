@@ -144,7 +144,9 @@ async def test_redis_gone_answers_unavailable_at_once(make_settings, tmp_path):
 
 
 @pytest.fixture
-async def postgres_settings(postgres_server: OwnServer) -> config.Settings:
+async def postgres_settings(postgres_server: OwnServer, db_kind: str) -> config.Settings:
+    """Settings on the test's own PostgreSQL (``db_kind`` only places these tests in the
+    PostgreSQL half of the suite, where postgres_only keeps them)."""
     environ = {
         "APP_ENV": "test",
         "DATABASE_URL": postgres_server.url,

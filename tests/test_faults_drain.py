@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 import socket
+import threading
 import time
 from collections.abc import Iterator
 
@@ -98,3 +100,42 @@ async def test_sigterm_with_two_workers_refuses_new_connections_and_answers_the_
     assert answer.status_code == 200
     assert answer.json()["data"]["signup"]["__typename"] == "VerificationSent"
     assert code == 0, running.log()[-3000:]
+
+
+def probe_while(port: int, done: threading.Event) -> list[str]:
+    outcomes = []
+    while not done.is_set():
+        outcomes.append(probe(port))
+        time.sleep(0.02)
+    return outcomes
+
+
+async def test_sighup_replaces_both_workers_and_every_connection_is_answered(database, tmp_path):
+    # given: two workers under a steady stream of new connections
+    port = servers.free_port()
+    env = servers.base_env(database, port, APP_ENV="test", WEB_CONCURRENCY="2")
+    running = await asyncio.to_thread(servers.start, env, tmp_path / "server.log")
+    done = threading.Event()
+    try:
+        before = set(running.pids())
+        probing = asyncio.create_task(asyncio.to_thread(probe_while, port, done))
+        await asyncio.sleep(0.5)
+        # when: SIGHUP, until both workers are new ones
+        running.process.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            now = set(running.pids())
+            if len(now) == 2 and not now & before:
+                break
+            await asyncio.sleep(0.2)
+        await asyncio.sleep(0.5)
+        done.set()
+        outcomes = await probing
+    finally:
+        done.set()
+        with contextlib.suppress(Exception):
+            await asyncio.to_thread(running.stop, 10)
+    # then: both replaced, and not one connection refused, dropped or held
+    assert len(now) == 2 and not now & before, (before, now)
+    assert len(outcomes) > 50
+    assert set(outcomes) == {"answered"}, {o: outcomes.count(o) for o in set(outcomes)}
