@@ -21,4 +21,4 @@ class DependencyUnavailable(Exception):
     @property
     def advice(self) -> str:
         """What a person can do about it, for the client."""
-        return f"The {self.name} is not answering: nothing was changed, try again in a moment."
+        return f"The {self.name} is not answering: try again in a moment."
