@@ -20,7 +20,6 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
-from strawberry.asgi import GraphQL
 from tortoise import Tortoise
 from tortoise.contrib.starlette import RegisterTortoise
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
@@ -43,21 +42,31 @@ from schema.context import Context
 from schema.graphql import build_schema, decode_request_json, is_unavailable
 from server.background import housekeeping, maintain
 from server.callbacks import status_route
+from server.graphiql import GraphiQLPage
+from server.graphql_http import GRAPHQL_RESPONSE_JSON, GraphQLOverHTTP
 from server.http import BodyLimit, health_routes, metrics_route
 from server.logs import configure_logging, quieted
 from server.memory import one_malloc_arena
 from server.observability import RequestLog, observe
 from server.supervisor import stop_with_supervisor
+from server.trusted_documents import TrustedDocuments
 
 MAX_BODY_BYTES = 1024 * 1024
-GRAPHQL_RESPONSE = "application/graphql-response+json"
 SPA_FOLDER = Path(__file__).resolve().parent.parent / "clients" / "spa"
 
 
-class GraphQLApp(GraphQL[Context, None]):
-    """Strawberry over Starlette with our typed context; no mutations over GET."""
+class GraphQLApp(GraphQLOverHTTP):
+    """Strawberry over Starlette with our typed context, speaking GraphQL over HTTP by the
+    spec (server/graphql_http.py); no mutations over GET."""
 
-    def __init__(self, deps: Deps, *, production: bool) -> None:
+    def __init__(
+        self,
+        deps: Deps,
+        *,
+        production: bool,
+        documents: TrustedDocuments | None = None,
+        graphiql: GraphiQLPage | None = None,
+    ) -> None:
         super().__init__(
             observe(build_schema(production=production)),
             graphql_ide=None if production else "graphiql",
@@ -65,6 +74,8 @@ class GraphQLApp(GraphQL[Context, None]):
             multipart_uploads_enabled=False,
         )
         self.deps = deps
+        self.documents = documents or TrustedDocuments("allow")
+        self.graphiql = graphiql
 
     def decode_json(self, data: str | bytes) -> object:
         return decode_request_json(data)  # 400, never a 500, for JSON that is no request
@@ -75,10 +86,11 @@ class GraphQLApp(GraphQL[Context, None]):
         return Context(deps=self.deps, request=request, client=Client(client_key(client)))
 
     async def process_result(self, request: Any, result: Any) -> Any:
-        """503 for an outage (UNAVAILABLE) to a client that accepts the GraphQL response
-        media type; application/json keeps 200, as GraphQL over HTTP asks."""
-        if is_unavailable(result.errors) and GRAPHQL_RESPONSE in request.headers.get("accept", ""):
-            request.state.sub_response.status_code = 503
+        """503 for an outage (UNAVAILABLE) answered as application/graphql-response+json;
+        application/json keeps 200, as GraphQL over HTTP asks."""
+        sub_response = request.state.sub_response
+        if is_unavailable(result.errors) and sub_response.media_type == GRAPHQL_RESPONSE_JSON:
+            sub_response.status_code = 503
         return await super().process_result(request, result)
 
 
@@ -99,6 +111,7 @@ def make_sender(settings: Settings) -> Sender:
 
 def create_app(settings: Settings, *, sender: Sender | None = None) -> Starlette:
     deps = build_deps(settings)
+    graphiql = None if settings.production else GraphiQLPage(settings.graphiql_assets)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -141,9 +154,14 @@ def create_app(settings: Settings, *, sender: Sender | None = None) -> Starlette
             status_route(settings),  # parses its form itself: no python-multipart needed
             Route(
                 "/graphql",
-                GraphQLApp(deps, production=settings.production),
-                methods=["GET", "POST"],
-            ),
+                GraphQLApp(
+                    deps,
+                    production=settings.production,
+                    documents=TrustedDocuments(settings.trusted_documents),
+                    graphiql=graphiql,
+                ),
+            ),  # every method: the view answers 405 as GraphQL JSON
+            *(graphiql.routes() if graphiql else []),
             *_static_routes(settings),
         ],
         middleware=_middleware(settings),
