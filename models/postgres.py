@@ -26,7 +26,8 @@ from contextlib import contextmanager
 from typing import Any
 
 import asyncpg
-from tortoise.backends.asyncpg.client import AsyncpgDBClient
+from tortoise.backends.asyncpg.client import AsyncpgDBClient, TransactionWrapper
+from tortoise.backends.base.client import TransactionContext, TransactionContextPooled
 
 from models.faults import DependencyUnavailable
 
@@ -54,6 +55,11 @@ def _outage_is_unavailable(connection: asyncpg.Connection | None = None) -> Iter
         yield
     except DependencyUnavailable:
         raise
+    except asyncpg.InterfaceError as e:
+        if connection is None or not connection.is_closed():
+            raise  # a misuse, not an outage
+        # the rollback or a later call on a connection closed by an outage
+        raise DependencyUnavailable(DATABASE, e) from e
     except OUTAGES as e:
         if connection is not None and not connection.is_closed():
             connection.terminate()  # its state is unknown: never handed out again
@@ -96,6 +102,24 @@ class BoundedPool(asyncpg.Pool):
             return await super()._acquire(self.acquire_timeout if timeout is None else timeout)
 
 
+class BoundedTransaction(TransactionWrapper):
+    """A transaction whose connection an outage closed ends without a rollback: the server
+    rolls back what a lost connection left open, and asyncpg's rollback would replace the
+    outage with its own error ("the underlying connection is closed")."""
+
+    async def rollback(self) -> None:
+        if self._lost() and not self._finalized:
+            self._finalized = True
+            return
+        await super().rollback()
+
+    def _lost(self) -> bool:
+        try:
+            return bool(self._connection.is_closed())
+        except asyncpg.InterfaceError:  # closed, and already handed back to the pool
+            return True
+
+
 class BoundedClient(AsyncpgDBClient):
     """Tortoise's asyncpg client on a BoundedPool; its options (``command_timeout``,
     ``timeout``, ``acquire_timeout``) come from the connection's credentials."""
@@ -110,6 +134,9 @@ class BoundedClient(AsyncpgDBClient):
     async def create_connection(self, with_db: bool) -> None:
         with _outage_is_unavailable():
             await super().create_connection(with_db)
+
+    def _in_transaction(self) -> TransactionContext:
+        return TransactionContextPooled(BoundedTransaction(self), self._pool_init_lock)
 
 
 client_class = BoundedClient

@@ -261,3 +261,31 @@ async def test_frozen_postmaster_answers_in_time_and_nothing_runs_twice(
         await asyncio.sleep(0.2)
         assert all(len(api.sms.to(p)) == 1 for p in phones)
         assert await User.filter(phone__in=phones).count() == len(phones)
+
+
+async def test_a_transaction_cut_by_a_frozen_postgres_raises_the_typed_outage_in_time(
+    postgres_settings, postgres_server, thawed
+):
+    # given: a transaction that has written, then every PostgreSQL process frozen
+    from tortoise.transactions import in_transaction
+
+    from models.faults import DependencyUnavailable
+
+    phone = new_phone()
+    async with running_app(postgres_settings):
+        started = time.monotonic()
+        with pytest.raises(DependencyUnavailable) as raised:
+            async with in_transaction() as connection:
+                await connection.execute_query(
+                    "UPDATE users SET username = username WHERE phone = $1", [phone]
+                )
+                postgres_server.freeze()
+                started = time.monotonic()
+                await connection.execute_query("SELECT 1")
+        # then: the statement's timeout, then the rollback on the closed connection, both
+        # give the typed outage within the budget (not a driver error from the rollback)
+        assert time.monotonic() - started < BUDGET_SECONDS
+        assert raised.value.name == "database"
+        postgres_server.thaw()
+        # and the pool serves again
+        assert not await User.filter(phone=phone).exists()
