@@ -207,6 +207,25 @@ class Settings(BaseSettings):
         default="phonegate", min_length=1, description="aud claim of access tokens, checked"
     )
     # --- end of issue 13, token signing -------------------------------------------------------
+    # --- issue 12: faults (bounded waits on dependencies and on clients) -------------------
+    database_timeout_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        description="bound on connecting, waiting for a pooled connection and each statement",
+    )
+    rate_limit_timeout_seconds: float = Field(
+        default=1.0, gt=0, description="bound on connecting to and each call to Redis"
+    )
+    request_header_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="a request's headers must arrive within"
+    )
+    request_body_timeout_seconds: float = Field(
+        default=30.0, gt=0, description="a request's body must arrive within"
+    )
+    max_connections_per_worker: int = Field(
+        default=4096, gt=0, description="open connections one worker holds at most"
+    )
+    # --- end of issue 12 -------------------------------------------------------------------
 
     # --- single-value checks (all reported together by pydantic) ----------------------------
 

@@ -49,6 +49,7 @@ from tortoise.transactions import in_transaction
 from core import metrics
 from core.clock import now
 from models import MessageAttempt, OutboxMessage
+from models.faults import DependencyUnavailable
 from notifier.actions import CODE_ACTIONS, Action
 from notifier.senders import Reconciler, Sender, SendError
 from notifier.templates import Templates
@@ -208,6 +209,8 @@ class OutboxWorker:
                     claim_token__in=[c.message.claim_token for c in claims],
                     state=SENDING,
                 ).update(lease_until=now() + timedelta(seconds=self.retry.lease_seconds))
+            except DependencyUnavailable as e:
+                log.warning("could not renew the outbox leases: %s; trying again", e)
             except Exception:
                 log.exception("could not renew the outbox leases; trying again")
 
@@ -217,6 +220,9 @@ class OutboxWorker:
         while not self._stopping:
             try:
                 started = await self._fill()
+            except DependencyUnavailable as e:  # an outage: one line, no traceback per pass
+                log.warning("outbox worker pass failed: %s; trying again", e)
+                started = 0
             except Exception:
                 log.exception("outbox worker pass failed; trying again")
                 started = 0

@@ -39,11 +39,11 @@ from resolvers.limits import RateLimits
 from resolvers.passwords import Passwords
 from resolvers.tokens import TokenPolicy
 from schema.context import Context
-from schema.graphql import build_schema, decode_request_json
+from schema.graphql import build_schema, decode_request_json, is_unavailable
 from server.background import housekeeping, maintain
 from server.callbacks import status_route
 from server.graphiql import GraphiQLPage
-from server.graphql_http import GraphQLOverHTTP
+from server.graphql_http import GRAPHQL_RESPONSE_JSON, GraphQLOverHTTP
 from server.http import BodyLimit, health_routes, metrics_route
 from server.jwks import jwks_route, token_keys
 from server.logs import configure_logging, quieted
@@ -82,8 +82,17 @@ class GraphQLApp(GraphQLOverHTTP):
         return decode_request_json(data)  # 400, never a 500, for JSON that is no request
 
     async def get_context(self, request: Any, response: Any) -> Context:
+        request.state.sub_response = response  # its status, if set, is the answer's
         client = request.client.host if request.client else "unknown"
         return Context(deps=self.deps, request=request, client=Client(client_key(client)))
+
+    async def process_result(self, request: Any, result: Any) -> Any:
+        """503 for an outage (UNAVAILABLE) answered as application/graphql-response+json;
+        application/json keeps 200, as GraphQL over HTTP asks."""
+        sub_response = request.state.sub_response
+        if is_unavailable(result.errors) and sub_response.media_type == GRAPHQL_RESPONSE_JSON:
+            sub_response.status_code = 503
+        return await super().process_result(request, result)
 
 
 def make_sender(settings: Settings) -> Sender:
@@ -107,7 +116,8 @@ def create_app(settings: Settings, *, sender: Sender | None = None) -> Starlette
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        async with RegisterTortoise(app, config=tortoise_config(settings.database_url)):
+        database = tortoise_config(settings.database_url, settings.database_timeout_seconds)
+        async with RegisterTortoise(app, config=database):
             # Made here: the Twilio client's HTTP session needs the running loop.
             active_sender = sender or make_sender(settings)
             worker = OutboxWorker(
@@ -210,7 +220,9 @@ def build_deps(settings: Settings) -> Deps:
             concurrency=hash_concurrency(settings),
             on_wait=metrics.HASH_WAIT.observe,
         ),
-        limits=RateLimits(settings.rate_limit_storage, settings.rate_limits),
+        limits=RateLimits(
+            settings.rate_limit_storage, settings.rate_limits, settings.rate_limit_timeout_seconds
+        ),
         codes=CodePolicy(
             key=derive_key(settings.jwt_secret, "code-hash"),
             length=settings.verification_code_length,
@@ -249,7 +261,9 @@ async def migrate(settings: Settings) -> list[str]:
             applied.append(name)
 
     try:
-        await run_migrations(config=tortoise_config(settings.database_url), progress=progress)
+        # no bound on statements: a migration may rewrite a large table
+        database = tortoise_config(settings.database_url, None)
+        await run_migrations(config=database, progress=progress)
     finally:
         await Tortoise.close_connections()
     return applied

@@ -77,9 +77,9 @@ def health_routes(deps: Deps) -> list[Route]:
         return JSONResponse({"status": "ok"})
 
     async def readyz(request: Request) -> Response:
-        checks = {"database": await _check(_database_answers())}
+        checks = {"database": await _check("database", _database_answers())}
         if not deps.settings.rate_limit_storage.startswith("memory"):
-            checks["redis"] = await _check(deps.limits.ping())
+            checks["redis"] = await _check("redis", deps.limits.ping())
         ready = all(v == "ok" for v in checks.values())
         return JSONResponse(
             {"status": "ready" if ready else "not ready", **checks},
@@ -94,14 +94,17 @@ async def _database_answers() -> bool:
     return True
 
 
-async def _check(probe: Awaitable[bool]) -> str:
-    """ "ok", or why not: a dependency that hangs counts as unreachable after a bound."""
+async def _check(name: str, probe: Awaitable[bool]) -> str:
+    """ "ok" or "unreachable" (a dependency that hangs counts as unreachable after a bound);
+    why it is unreachable goes to the log, not to whoever asks."""
     try:
         ok = await asyncio.wait_for(probe, READY_TIMEOUT_SECONDS)
     except TimeoutError:
-        return "unreachable (timeout)"
+        log.warning("readiness: %s did not answer within %ss", name, READY_TIMEOUT_SECONDS)
+        return "unreachable"
     except Exception as e:  # any failure means not ready
-        return f"unreachable ({type(e).__name__})"
+        log.warning("readiness: %s unreachable (%s)", name, type(e).__name__)
+        return "unreachable"
     return "ok" if ok else "unreachable"
 
 
