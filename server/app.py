@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gc
 import os
 from collections.abc import AsyncIterator
@@ -35,7 +36,7 @@ from notifier.senders import ConsoleSender, Sender
 from notifier.templates import Templates
 from resolvers.codes import CodePolicy
 from resolvers.deps import Client, Deps, derive_key
-from resolvers.guards import client_key
+from resolvers.guards import client_key, notice_budget
 from resolvers.limits import RateLimits
 from resolvers.passwords import Passwords
 from resolvers.tokens import TokenPolicy
@@ -107,6 +108,7 @@ def create_app(settings: Settings, *, sender: Sender | None = None) -> Starlette
                 status_callback=callback_url(settings),
                 concurrency=settings.outbox_concurrency,
                 poll_seconds=settings.outbox_poll_seconds,
+                budget=functools.partial(notice_budget, deps.limits),
             )
             deps.wake_outbox = worker.wake
             app.state.worker = worker
