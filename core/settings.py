@@ -234,8 +234,8 @@ def _validate(s: Settings) -> None:
     )
     for code in s.allowed_countries:
         _check(
-            code in phonenumbers.SUPPORTED_REGIONS,
-            f"SMS_ALLOWED_COUNTRIES: {code!r} is not an ISO 3166 region",
+            code in phonenumbers.SUPPORTED_REGIONS or code == "001",  # 001: issue 11, item 8
+            f"SMS_ALLOWED_COUNTRIES: {code!r} is not an ISO 3166 region (or 001)",
         )
     for item in _split(s.test_phone_codes):
         phone, _, code = item.partition("=")
