@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+from cross_web import HTTPException
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
@@ -44,7 +45,13 @@ from schema.context import Context
 from schema.graphql import build_schema, decode_request_json
 from server.background import housekeeping, maintain
 from server.callbacks import status_route
-from server.http import BodyLimit, health_routes, metrics_route
+from server.http import (
+    BodyLimit,
+    ForwardedAddressesOnly,
+    health_routes,
+    is_json_media_type,
+    metrics_route,
+)
 from server.logs import configure_logging
 from server.memory import one_malloc_arena
 from server.observability import RequestLog, observe
@@ -68,6 +75,13 @@ class GraphQLApp(GraphQL[Context, None]):
 
     def decode_json(self, data: str | bytes) -> object:
         return decode_request_json(data)  # 400, never a 500, for JSON that is no request
+
+    async def parse_http_body(self, request: Any) -> Any:
+        """A POST body is JSON only by its media type (Strawberry's own check is a substring
+        match: "application/jsonx" passed)."""
+        if request.method != "GET" and not is_json_media_type(request.content_type):
+            raise HTTPException(400, "Unsupported content type")
+        return await super().parse_http_body(request)
 
     async def get_context(self, request: Any, response: Any) -> Context:
         client = request.client.host if request.client else "unknown"
@@ -149,6 +163,7 @@ def _middleware(settings: Settings) -> list[Middleware]:
     stack = [
         Middleware(RequestLog),  # outermost: times and logs every request, 413s included
         Middleware(BodyLimit, max_bytes=MAX_BODY_BYTES),
+        Middleware(ForwardedAddressesOnly),  # before the proxy headers are read
         Middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies or "127.0.0.1"),
     ]
     if settings.cors_origin_list:
