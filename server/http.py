@@ -7,7 +7,6 @@ import hmac
 import ipaddress
 import logging
 from collections.abc import Awaitable
-from email.message import Message as MimeHeader
 
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.requests import Request
@@ -65,14 +64,6 @@ class BodyLimit:
         await self.app(scope, replay, send)
 
 
-def is_json_media_type(content_type: str | None) -> bool:
-    """True for application/json with any parameters ("; charset=utf-8"), parsed as a media
-    type: "application/jsonx" or "text/plain; x=application/json" are not JSON."""
-    header = MimeHeader()
-    header["content-type"] = content_type or ""
-    return header.get_content_type() == "application/json" and bool(content_type)
-
-
 class ForwardedAddressesOnly:
     """X-Forwarded-For as uvicorn's ProxyHeadersMiddleware may read it: only the addresses
     right of the last entry that is not an IP address. A junk value ("unknown", "foo",
@@ -114,7 +105,8 @@ def _is_address(entry: str) -> bool:
 
 
 async def _too_large(scope: Scope, receive: Receive, send: Send) -> None:
-    response = PlainTextResponse("Request body too large", status_code=413)
+    # A GraphQL JSON response, as every other error answer of /graphql is.
+    response = JSONResponse({"errors": [{"message": "Request body too large"}]}, status_code=413)
     await response(scope, receive, send)
 
 
