@@ -253,9 +253,11 @@ class Settings(BaseSettings):
     @field_validator("sms_allowed_countries")
     @classmethod
     def _countries(cls, value: str) -> str:
-        unknown = [c for c in _split(value.upper()) if c not in phonenumbers.SUPPORTED_REGIONS]
+        # 001: the international networks (+870, +881-883), issue 11 item 8
+        known = phonenumbers.SUPPORTED_REGIONS | {"001"}
+        unknown = [c for c in _split(value.upper()) if c not in known]
         if unknown:
-            raise ValueError(f"{', '.join(unknown)}: not ISO 3166 regions")
+            raise ValueError(f"{', '.join(unknown)}: not ISO 3166 regions (or 001)")
         return value
 
     @field_validator("rate_limits")

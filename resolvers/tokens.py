@@ -13,7 +13,8 @@ public key is never used as an HMAC secret), and header members that point elsew
 key (``jku``, ``jwk``, ``x5u``, ``x5c``) or demand extensions (``crit``) are refused. The
 key objects are parsed once, when the policy is built. A refresh token is
 stored as a keyed hash; using one twice revokes its whole session (a stolen token is
-detected the moment either party uses it after the other).
+detected the moment either party uses it after the other), and nothing else: a refresh token
+that is no longer current can end only its own session.
 """
 
 from __future__ import annotations
@@ -179,12 +180,23 @@ async def rotate(policy: TokenPolicy, refresh: str) -> IssuedSession:
 
 
 async def session_for_refresh(policy: TokenPolicy, refresh: str) -> AuthSession | None:
+    """The session of a current refresh token, None for an unknown one, TokenInvalid for one
+    that is no longer current (rotated, expired, its session ended): such a token ends
+    nothing but its own session (a used one's reuse ends it, as in rotate), so a token
+    copied before a rotation or a password change cannot log the owner out elsewhere."""
     if not refresh or len(refresh) > 256:
         return None
     row = await RefreshToken.get_or_none(token_hash=refresh_hash(policy, refresh)).select_related(
         "session"
     )
-    return None if row is None else row.session
+    if row is None:
+        return None
+    if row.used_at is not None:
+        await revoke_sessions(row.session.user_id, only=row.session.id)  # reuse: end the family
+        raise TokenInvalid()
+    if row.expires_at <= now() or row.session.revoked_at is not None:
+        raise TokenInvalid()
+    return row.session
 
 
 async def revoke_sessions(

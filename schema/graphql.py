@@ -102,6 +102,34 @@ class HideSuggestions(SchemaExtension):
             error.message = SUGGESTION.sub("", error.message)
 
 
+class HideVariableValues(SchemaExtension):
+    """A variable that cannot be coerced is named with its path and the reason, never with
+    the value sent: graphql-core's message repeats it ("String cannot represent a non string
+    value: [...]", "... found: {whole input}"), which for a password echoes the secret
+    into the response (and into whatever logs responses)."""
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        for error in getattr(self.execution_context.result, "errors", None) or []:
+            error.message = without_variable_value(error)
+
+
+def without_variable_value(error: GraphQLError) -> str:
+    inner = error.original_error
+    message = error.message
+    if not (
+        message.startswith("Variable '$")
+        and isinstance(inner, GraphQLError)
+        and message.endswith(inner.message)
+    ):
+        return message
+    where = message[: len(message) - len(inner.message)]  # "Variable '$input' ... at .x: "
+    reason = inner.message.split(", found:", 1)[0]
+    if "cannot represent" in reason:
+        reason = reason.split(": ", 1)[0]
+    return f"{where}{reason.rstrip('.')}."
+
+
 # Our only scalar, with a description a client author can act on (Strawberry's says only
 # "Date with time (isoformat)").
 DATETIME = dataclasses.replace(
@@ -147,6 +175,7 @@ def build_schema(*, production: bool) -> Schema:
         lambda: ParserCache(maxsize=256),
         lambda: ValidationCache(maxsize=256),
         lambda: MaskFaults(should_mask_error=_should_mask),
+        HideVariableValues,
     ]
     if production:
         extensions.append(HideSuggestions)

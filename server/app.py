@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gc
 import os
 from collections.abc import AsyncIterator
@@ -34,7 +35,7 @@ from notifier.senders import ConsoleSender, Sender
 from notifier.templates import Templates
 from resolvers.codes import CodePolicy
 from resolvers.deps import Client, Deps, derive_key
-from resolvers.guards import client_key
+from resolvers.guards import client_key, notice_budget
 from resolvers.limits import RateLimits
 from resolvers.passwords import Passwords
 from resolvers.tokens import TokenPolicy
@@ -44,7 +45,7 @@ from server.background import housekeeping, maintain
 from server.callbacks import status_route
 from server.graphiql import GraphiQLPage
 from server.graphql_http import GRAPHQL_RESPONSE_JSON, GraphQLOverHTTP
-from server.http import BodyLimit, health_routes, metrics_route
+from server.http import BodyLimit, ForwardedAddressesOnly, health_routes, metrics_route
 from server.jwks import jwks_route, token_keys
 from server.logs import configure_logging, quieted
 from server.memory import one_malloc_arena
@@ -131,6 +132,7 @@ def create_app(settings: Settings, *, sender: Sender | None = None) -> Starlette
                 status_callback=callback_url(settings),
                 concurrency=settings.outbox_concurrency,
                 poll_seconds=settings.outbox_poll_seconds,
+                budget=functools.partial(notice_budget, deps.limits),
             )
             deps.wake_outbox = worker.wake
             app.state.worker = worker
@@ -177,6 +179,7 @@ def _middleware(settings: Settings) -> list[Middleware]:
     stack = [
         Middleware(RequestLog),  # outermost: times and logs every request, 413s included
         Middleware(BodyLimit, max_bytes=MAX_BODY_BYTES),
+        Middleware(ForwardedAddressesOnly),  # before the proxy headers are read
         Middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies or "127.0.0.1"),
     ]
     if settings.cors_origin_list:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import ipaddress
 import logging
 from collections.abc import Awaitable
 
@@ -61,6 +62,46 @@ class BodyLimit:
             return {"type": "http.request", "body": body, "more_body": False}
 
         await self.app(scope, replay, send)
+
+
+class ForwardedAddressesOnly:
+    """X-Forwarded-For as uvicorn's ProxyHeadersMiddleware may read it: only the addresses
+    right of the last entry that is not an IP address. A junk value ("unknown", "foo",
+    "1.2.3.4:80") from a trusted proxy became the client's key for every
+    per-client limit; now the client is the nearest real address, or the proxy itself."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket"):
+            headers = list(scope.get("headers") or [])
+            cleaned = [(k, v) for k, v in headers if k != b"x-forwarded-for"]
+            forwarded = b",".join(v for k, v in headers if k == b"x-forwarded-for")
+            kept = _trailing_addresses(forwarded.decode("latin-1"))
+            if kept:
+                cleaned.append((b"x-forwarded-for", kept.encode("latin-1")))
+            if len(cleaned) != len(headers) or kept != forwarded.decode("latin-1"):
+                scope = {**scope, "headers": cleaned}
+        await self.app(scope, receive, send)
+
+
+def _trailing_addresses(forwarded: str) -> str:
+    entries = [e.strip() for e in forwarded.split(",")] if forwarded.strip() else []
+    kept: list[str] = []
+    for entry in reversed(entries):
+        if not _is_address(entry):
+            break
+        kept.append(entry)
+    return ", ".join(reversed(kept))
+
+
+def _is_address(entry: str) -> bool:
+    try:
+        ipaddress.ip_address(entry)
+    except ValueError:
+        return False
+    return True
 
 
 async def _too_large(scope: Scope, receive: Receive, send: Send) -> None:
