@@ -12,6 +12,7 @@ class Action(StrEnum):
     PASSWORD_RESET = "password_reset"
     PASSWORD_CHANGED = "password_changed"
     IDENTITY_CHANGE = "identity_change"
+    IDENTITY_CHANGE_REQUESTED = "identity_change_requested"  # to the old phone, no secret
     IDENTITY_CHANGED = "identity_changed"
     TWO_FACTOR_CHANGED = "two_factor_changed"
     ACCOUNT_DELETED = "account_deleted"

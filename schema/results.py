@@ -74,11 +74,18 @@ LoginResult: TypeAlias = Annotated[
     ),
 ]
 VerifyLoginResult: TypeAlias = Annotated[
-    Session | InvalidCode | CodeExpired | TooManyAttempts | InvalidToken | RateLimited,
+    Session
+    | InvalidCode
+    | CodeExpired
+    | TooManyAttempts
+    | InvalidToken
+    | InvalidInput
+    | RateLimited,
     _union(
         "VerifyLoginResult",
         "A Session once the login code is right. InvalidCode: retype it; CodeExpired, "
-        "TooManyAttempts or InvalidToken (challenge dead): start again with `login`.",
+        "TooManyAttempts or InvalidToken (challenge dead): start again with `login`. "
+        "InvalidInput: the code is not N digits.",
     ),
 ]
 SetTwoFactorResult: TypeAlias = Annotated[
@@ -98,7 +105,7 @@ RefreshSessionResult: TypeAlias = Annotated[
     ),
 ]
 LogoutResult: TypeAlias = Annotated[
-    LoggedOut | NotAuthenticated,
+    LoggedOut | NotAuthenticated | InvalidToken,
     _union(
         "LogoutResult",
         "LoggedOut once the session(s) ended (also when already ended): forget the tokens. "
@@ -165,11 +172,11 @@ ConfirmIdentityChangeResult: TypeAlias = Annotated[
     ),
 ]
 DeleteAccountResult: TypeAlias = Annotated[
-    AccountDeleted | InvalidCredentials | NotAuthenticated,
+    AccountDeleted | InvalidCredentials | NotAuthenticated | RateLimited,
     _union(
         "DeleteAccountResult",
         "AccountDeleted once the password is confirmed: forget the tokens. "
-        "InvalidCredentials: wrong password (or too many tries: its `message` says when to "
-        "retry); NotAuthenticated: log in.",
+        "InvalidCredentials: wrong password; RateLimited: too many tries, wait "
+        "`retryAfterSeconds`; NotAuthenticated: log in.",
     ),
 ]
