@@ -81,6 +81,11 @@ SUPERSEDED = "superseded by a newer code"
 # newer message of the kind to the same phone carries the only live code. An identity
 # change code is keyed by the account instead: two accounts may send one to the same phone.
 REPLACEABLE = frozenset({Action.VERIFY_SIGNUP, Action.LOGIN_CODE, Action.RESET_PASSWORD})
+# Superseded at send time by any newer message of its kind to the phone: login codes only
+# (one per phone). Signup and reset codes belong each to its own challenge (issue 11): a
+# newer one may be another signup's, and must not stop this one; a resend of the same
+# challenge ends the queued one when it is queued (``replaces``).
+SUPERSEDED_AT_SEND = frozenset({Action.LOGIN_CODE})
 # How far back an uncertain try is looked for at the provider (clock skew included).
 RECONCILE_MARGIN = timedelta(minutes=5)
 
@@ -457,7 +462,7 @@ def _keeps_body(message: OutboxMessage, state: str, error: SendError | None) -> 
 
 async def _superseded(message: OutboxMessage) -> bool:
     """A code message with a newer one of its kind to the same phone: its code is dead."""
-    if Action(message.action) not in REPLACEABLE:
+    if Action(message.action) not in SUPERSEDED_AT_SEND:
         return False
     newer = OutboxMessage.filter(action=message.action, phone=message.phone, id__gt=message.id)
     return await newer.exists()

@@ -3,6 +3,18 @@ from tortoise.migrations import operations as ops
 from tortoise import fields
 from tortoise.indexes import Index
 
+class DropColumn(ops.RemoveField):
+    """RemoveField without SQLite's table rebuild, which loses the table's indexes and
+    unique constraints: ALTER TABLE ... DROP COLUMN (SQLite 3.35+, PostgreSQL)."""
+
+    async def database_forward(self, app_label, old_state, new_state, state_editor=None):
+        if not state_editor:
+            return
+        model = old_state.apps.get_model(f"{app_label}.{self.model_name}")
+        sql = f'ALTER TABLE "{model._meta.db_table}" DROP COLUMN "{self.name}"'
+        await ops.RunSQL(sql)._run_sql(state_editor, sql)
+
+
 class Migration(migrations.Migration):
     dependencies = [('phonegate', '0002_lookup_indexes')]
 
@@ -23,7 +35,7 @@ class Migration(migrations.Migration):
             options={'table': 'pending_signups', 'app': 'phonegate', 'indexes': [Index(fields=['phone']), Index(fields=['expires_at'])], 'pk_attr': 'id'},
             bases=['Model'],
         ),
-        ops.RemoveField(model_name='VerificationCode', name='payload'),
+        DropColumn(model_name='VerificationCode', name='payload'),  # unused since 0001
         ops.AddIndex(
             model_name='VerificationCode',
             index=Index(fields=['purpose', 'phone', 'sent_at']),
