@@ -7,7 +7,13 @@ class DropColumn(ops.RemoveField):
     """RemoveField without SQLite's table rebuild, which loses the table's indexes and
     unique constraints: ALTER TABLE ... DROP COLUMN (SQLite 3.35+, PostgreSQL)."""
 
-    async def database_forward(self, app_label, old_state, new_state, state_editor=None):
+    async def database_forward(
+        self,
+        app_label: str,
+        old_state: ops.State,
+        new_state: ops.State,
+        state_editor: ops.BaseSchemaEditor | None = None,
+    ) -> None:
         if not state_editor:
             return
         model = old_state.apps.get_model(f"{app_label}.{self.model_name}")
