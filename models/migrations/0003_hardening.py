@@ -2,6 +2,8 @@ from tortoise import migrations
 from tortoise.migrations import operations as ops
 from tortoise import fields
 from tortoise.indexes import Index
+from tortoise.migrations.schema_editor.base import BaseSchemaEditor
+from tortoise.migrations.schema_generator.state import State
 
 class DropColumn(ops.RemoveField):
     """RemoveField without SQLite's table rebuild, which loses the table's indexes and
@@ -10,9 +12,9 @@ class DropColumn(ops.RemoveField):
     async def database_forward(
         self,
         app_label: str,
-        old_state: ops.State,
-        new_state: ops.State,
-        state_editor: ops.BaseSchemaEditor | None = None,
+        old_state: State,
+        new_state: State,
+        state_editor: BaseSchemaEditor | None = None,
     ) -> None:
         if not state_editor:
             return
