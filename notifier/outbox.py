@@ -119,9 +119,12 @@ class Outbox:
         else:
             body = self.templates.render(action, code=code, minutes=minutes, **extra)
             if action in REPLACEABLE and replaces:  # the older code is dead: its SMS must not go
-                await OutboxMessage.filter(action=action.value, phone=phone, state=QUEUED).update(
+                older = OutboxMessage.filter(action=action.value, phone=phone)
+                await older.filter(state=QUEUED).update(
                     state=ABANDONED, body=None, last_error=SUPERSEDED
                 )
+                # One claimed for a retry meanwhile: its next try finds it out of time.
+                await older.filter(state=SENDING).update(send_before=now())
         return await OutboxMessage.create(
             action=action.value,
             phone=phone,

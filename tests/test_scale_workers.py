@@ -116,7 +116,15 @@ async def signed_up(client: httpx.AsyncClient, double: TwilioDouble) -> tuple[st
         client, d.SIGNUP, {"input": {"phone": phone, "password": STRONG_PASSWORD}}
     )
     assert sent["__typename"] == "VerificationSent", sent
+    CHALLENGES[phone] = sent["challenge"]
     return phone, await double.wait_code(phone)
+
+
+CHALLENGES: dict[str, str] = {}  # each phone's signup challenge, for verifyPhone
+
+
+def verify_input(phone: str, code: str) -> dict[str, Any]:
+    return {"input": {"phone": phone, "challenge": CHALLENGES[phone], "code": code}}
 
 
 async def test_one_code_used_twenty_times_across_workers_gives_one_session(pair, double):
@@ -124,7 +132,7 @@ async def test_one_code_used_twenty_times_across_workers_gives_one_session(pair,
     a, b = pair
     async with clients_for([a, b] * 10, new_address()) as clients:
         phone, code = await signed_up(clients[0], double)
-        variables = {"input": {"phone": phone, "code": code}}
+        variables = verify_input(phone, code)
         # when
         answers = await asyncio.gather(
             *(graphql_value(c, d.VERIFY_PHONE, variables) for c in clients)
@@ -194,9 +202,7 @@ async def test_refresh_token_rotated_on_one_server_is_refused_on_the_other(pair,
     a, b = pair
     async with client_for(a, new_address()) as on_a, client_for(b, new_address()) as on_b:
         phone, code = await signed_up(on_a, double)
-        session = await graphql_value(
-            on_a, d.VERIFY_PHONE, {"input": {"phone": phone, "code": code}}
-        )
+        session = await graphql_value(on_a, d.VERIFY_PHONE, verify_input(phone, code))
         old = session["refreshToken"]
         # when
         rotated = await graphql_value(on_a, d.REFRESH, {"token": old})
@@ -303,9 +309,7 @@ async def test_request_logs_of_real_workers_are_structured_and_hold_no_secret(pa
     a, b = pair
     async with client_for(a, new_address()) as on_a, client_for(b, new_address()) as on_b:
         phone, code = await signed_up(on_a, double)
-        session = await graphql_value(
-            on_b, d.VERIFY_PHONE, {"input": {"phone": phone, "code": code}}
-        )
+        session = await graphql_value(on_b, d.VERIFY_PHONE, verify_input(phone, code))
         login = {"identifier": phone, "password": STRONG_PASSWORD}
         again = await graphql_value(on_a, d.LOGIN, {"input": login})
         await graphql_value(on_b, d.ME, {}, token=again["accessToken"])

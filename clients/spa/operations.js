@@ -48,6 +48,7 @@ mutation DeleteAccount($input: DeleteAccountInput!) {
   deleteAccount(input: $input) {
     __typename
     ... on MutationError { message }
+    ... on RateLimited { retryAfterSeconds }
     ... on AccountDeleted { message }
   }
 }
@@ -109,24 +110,24 @@ mutation RequestReset($phone: String!) {
     ... on MutationError { message }
     ... on InvalidInput { field }
     ... on RateLimited { retryAfterSeconds }
-    ... on ResetCodeSent { phone expiresAt }
+    ... on ResetCodeSent { phone expiresAt challenge }
   }
 }
 `;
 
-export const ResendVerification = `# A new signup code (after the resend wait). Next: VerifyPhone.
-mutation ResendVerification($phone: String!) {
-  resendVerification(phone: $phone) {
+export const ResendVerification = `# This signup's code again (after the resend wait); the same challenge back. Next: VerifyPhone.
+mutation ResendVerification($phone: String!, $challenge: String!) {
+  resendVerification(phone: $phone, challenge: $challenge) {
     __typename
     ... on MutationError { message }
     ... on InvalidInput { field }
     ... on RateLimited { retryAfterSeconds }
-    ... on VerificationSent { phone expiresAt }
+    ... on VerificationSent { phone expiresAt challenge }
   }
 }
 `;
 
-export const ResetPassword = `# Set a new password with the reset code. Every session ends; log in again.
+export const ResetPassword = `# Set a new password with the reset challenge and code. Every session ends; log in again.
 mutation ResetPassword($input: ResetPasswordInput!) {
   resetPassword(input: $input) {
     __typename
@@ -149,14 +150,15 @@ mutation SetTwoFactor($input: SetTwoFactorInput!) {
 }
 `;
 
-export const Signup = `# Start an account: a verify_signup code goes to the phone. Next: VerifyPhone.
+export const Signup = `# Start an account: a verify_signup code goes to the phone. Next: VerifyPhone with the
+# phone, this challenge and the code.
 mutation Signup($input: SignupInput!) {
   signup(input: $input) {
     __typename
     ... on MutationError { message }
     ... on InvalidInput { field }
     ... on RateLimited { retryAfterSeconds }
-    ... on VerificationSent { phone expiresAt }
+    ... on VerificationSent { phone expiresAt challenge }
   }
 }
 `;
@@ -172,6 +174,7 @@ mutation VerifyLogin($input: VerifyLoginInput!) {
   verifyLogin(input: $input) {
     __typename
     ... on MutationError { message }
+    ... on InvalidInput { field }
     ... on RateLimited { retryAfterSeconds }
     ... on Session {
       accessToken
@@ -183,7 +186,7 @@ mutation VerifyLogin($input: VerifyLoginInput!) {
 }
 `;
 
-export const VerifyPhone = `# Prove the phone with the verify_signup code: answers a Session (logged in).
+export const VerifyPhone = `# Prove the phone with the signup's challenge and its verify_signup code: answers a Session.
 mutation VerifyPhone($input: VerifyPhoneInput!) {
   verifyPhone(input: $input) {
     __typename

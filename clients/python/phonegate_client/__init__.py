@@ -40,6 +40,7 @@ from .delete_account import (
     DeleteAccountDeleteAccountAccountDeleted,
     DeleteAccountDeleteAccountInvalidCredentials,
     DeleteAccountDeleteAccountNotAuthenticated,
+    DeleteAccountDeleteAccountRateLimited,
 )
 from .exceptions import (
     GraphQLClientError,
@@ -69,7 +70,12 @@ from .login import (
     LoginLoginSession,
     LoginLoginSessionUser,
 )
-from .logout import Logout, LogoutLogoutLoggedOut, LogoutLogoutNotAuthenticated
+from .logout import (
+    Logout,
+    LogoutLogoutInvalidToken,
+    LogoutLogoutLoggedOut,
+    LogoutLogoutNotAuthenticated,
+)
 from .me import Me, MeMe
 from .refresh_session import (
     RefreshSession,
@@ -120,6 +126,7 @@ from .verify_login import (
     VerifyLogin,
     VerifyLoginVerifyLoginCodeExpired,
     VerifyLoginVerifyLoginInvalidCode,
+    VerifyLoginVerifyLoginInvalidInput,
     VerifyLoginVerifyLoginInvalidToken,
     VerifyLoginVerifyLoginRateLimited,
     VerifyLoginVerifyLoginSession,
@@ -172,6 +179,7 @@ __all__ = [
     "DeleteAccountDeleteAccountAccountDeleted",
     "DeleteAccountDeleteAccountInvalidCredentials",
     "DeleteAccountDeleteAccountNotAuthenticated",
+    "DeleteAccountDeleteAccountRateLimited",
     "DeleteAccountInput",
     "GraphQLClientError",
     "GraphQLClientGraphQLError",
@@ -188,6 +196,7 @@ __all__ = [
     "LoginLoginSession",
     "LoginLoginSessionUser",
     "Logout",
+    "LogoutLogoutInvalidToken",
     "LogoutLogoutLoggedOut",
     "LogoutLogoutNotAuthenticated",
     "Me",
@@ -233,6 +242,7 @@ __all__ = [
     "VerifyLoginInput",
     "VerifyLoginVerifyLoginCodeExpired",
     "VerifyLoginVerifyLoginInvalidCode",
+    "VerifyLoginVerifyLoginInvalidInput",
     "VerifyLoginVerifyLoginInvalidToken",
     "VerifyLoginVerifyLoginRateLimited",
     "VerifyLoginVerifyLoginSession",
