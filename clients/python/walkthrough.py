@@ -40,9 +40,7 @@ async def walkthrough(
 ) -> str:
     """Signup, verifyPhone, me, then login: the verified phone in E.164."""
     match (await client.signup(SignupInput(phone=phone, password=password))).signup:
-        case SignupSignupVerificationSent(
-            phone=e164, expires_at=expires_at, challenge=challenge
-        ):
+        case SignupSignupVerificationSent(phone=e164, expires_at=expires_at, challenge=challenge):
             print(f"A code was sent to {e164}; it works until {expires_at:%H:%M} UTC.")
         case error:
             raise Refused(f"{error.typename__}: {error.message}")
