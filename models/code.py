@@ -14,7 +14,8 @@ class VerificationCode(Model):
     purpose = fields.CharField(max_length=16)
     # What the code belongs to: "signup:<pending signup id>", "reset:<random>" and
     # "decoy:<random>" for challenge-bound codes, the phone for login codes, "user:<id>" for
-    # identity changes.
+    # identity changes, "phone:<phone>" for the row holding a phone's resend wait for new
+    # signup and reset challenges (no code or challenge reaches it).
     subject = fields.CharField(max_length=40)
     phone = fields.CharField(max_length=16)
     user_id = fields.BigIntField(null=True)
@@ -32,7 +33,4 @@ class VerificationCode(Model):
     class Meta:
         table = "verification_codes"
         unique_together = (("purpose", "subject"),)
-        indexes = (
-            ("user_id",),  # an account's codes, ended with the account
-            ("purpose", "phone", "sent_at"),  # the resend wait of a phone's newest code
-        )
+        indexes = (("user_id",),)  # an account's codes, ended with the account

@@ -172,15 +172,22 @@ def cooldown_left(row: VerificationCode, policy: CodePolicy, at: datetime) -> in
     return max(0, wait)
 
 
-async def newest_for_phone(kind: Kind, phone: str) -> VerificationCode | None:
-    """The phone's latest code of this kind: a new challenge waits out its resend wait, so
-    a phone gets codes no faster by asking for new challenges than by resending."""
-    return (
-        await VerificationCode.filter(purpose=kind.purpose, phone=phone)
-        .exclude(sent_at=None)
-        .order_by("-sent_at")
-        .first()
-    )
+def phone_subject(phone: str) -> str:
+    return f"phone:{phone}"
+
+
+async def phone_wait(kind: Kind, phone: str) -> VerificationCode | None:
+    """The row holding the phone's resend wait for new challenges of this kind (None before
+    the first): a phone gets codes no faster by asking for new challenges than by
+    resending one."""
+    return await VerificationCode.get_or_none(purpose=kind.purpose, subject=phone_subject(phone))
+
+
+async def claim_phone_wait(policy: CodePolicy, kind: Kind, phone: str) -> None:
+    """Start the phone's resend wait, or RateLimitExceeded: one guarded statement decides,
+    so of 30 parallel requests for new challenges one goes on. The row is a decoy: no code
+    and no challenge reach it."""
+    await issue(policy, kind, subject=phone_subject(phone), phone=phone, user_id=None, decoy=True)
 
 
 async def find(

@@ -23,8 +23,8 @@ from resolvers.signup import CodeSent
 
 async def request(deps: Deps, client: Client, phone_raw: str) -> CodeSent:
     phone = deps.normalize_phone(phone_raw)
-    newest = await codes.newest_for_phone(codes.RESET, phone)
-    await guards.sms_budget(deps, client, phone, wait_on=newest)
+    await guards.sms_budget(deps, client, phone, wait_on=await codes.phone_wait(codes.RESET, phone))
+    await codes.claim_phone_wait(deps.codes, codes.RESET, phone)
     async with in_transaction():
         user = await User.get_or_none(phone=phone, is_verified=True)
         issued = await queue_code(

@@ -63,10 +63,12 @@ async def start(
     password = check_policy(password, context=context, **deps.password_limits())
     if username is not None and await live_accounts(deps).filter(username_key=username[1]).exists():
         raise UsernameInUse()  # decided by the name alone, never by the phone
-    newest = await codes.newest_for_phone(codes.SIGNUP, phone)
-    await guards.sms_budget(deps, client, phone, wait_on=newest)
+    await guards.sms_budget(
+        deps, client, phone, wait_on=await codes.phone_wait(codes.SIGNUP, phone)
+    )
     password_hash = await deps.passwords.hash(password)
     ttl = min(deps.settings.unverified_ttl_seconds, UNVERIFIED_TTL_MAX)
+    await codes.claim_phone_wait(deps.codes, codes.SIGNUP, phone)
     async with in_transaction():
         registered = await live_accounts(deps).filter(phone=phone).exists()
         pending = await PendingSignup.create(

@@ -53,7 +53,7 @@ async def test_purge_removes_stale_signups_and_old_rows_but_keeps_live_ones(api)
     assert removed["unverified_users"] >= 1 and removed["code_rows"] >= 1
     assert await PendingSignup.filter(phone=stale).count() == 0
     assert await PendingSignup.filter(phone=fresh).count() == 1
-    assert await VerificationCode.filter(phone=fresh).count() == 1
+    assert await VerificationCode.filter(phone=fresh, challenge_hash__isnull=False).count() == 1
     assert await User.filter(phone=live["user"]["phone"]).count() == 1
     assert await RefreshToken.filter(token_hash="expired" + "0" * 57).count() == 0
     assert (await api.run(d.ME, token=live["accessToken"])) is not None

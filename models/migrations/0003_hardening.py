@@ -44,8 +44,4 @@ class Migration(migrations.Migration):
             bases=['Model'],
         ),
         DropColumn(model_name='VerificationCode', name='payload'),  # unused since 0001
-        ops.AddIndex(
-            model_name='VerificationCode',
-            index=Index(fields=['purpose', 'phone', 'sent_at']),
-        ),
     ]
