@@ -1,9 +1,12 @@
-"""phonegate's command line: parse, then dispatch. The server itself is server/.
+"""phonegate's command line: parse, check, then dispatch. The server itself is server/.
 
 uv run main.py                 serve (migrating the database first outside production)
 uv run main.py migrate         apply migrations (the production step)
 uv run main.py outbox          recent messages; ``outbox --retry`` re-queues abandoned ones
 uv run main.py export-schema   print the GraphQL SDL (schema.graphql)
+
+Every failure to start is one line on stderr and a non-zero exit: 2 for the command line
+and the settings (every mistake listed), 1 for what the start-up checks find.
 """
 
 from __future__ import annotations
@@ -12,73 +15,135 @@ import argparse
 import asyncio
 import os
 import sys
+import tomllib
 from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn
 
 from core import settings as config
 from core.settings import SettingsError
 from server.logs import configure_logging
 from server.memory import one_malloc_arena
 
+PROG = "main.py"
 
-def parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, dict[str, str]]:
-    parser = argparse.ArgumentParser(
-        prog="main.py",
-        description="phonegate: GraphQL API for phone-number accounts. Every option can also "
-        "be set by the environment variable shown.",
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        """One line, not the usage of every option."""
+        self.exit(2, f"{self.prog}: {message} (see '{self.prog} --help')\n")
+
+
+class SecretFlag(argparse.Action):
+    """A secret given as a flag is refused, without repeating its value."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: object, **kwargs: object) -> None:
+        env = self.dest.upper()
+        parser.error(f"{env} is a secret: set it in the environment or in {env}_FILE, not a flag")
+
+
+def version() -> str:
+    project = tomllib.loads((Path(__file__).parent / "pyproject.toml").read_text())["project"]
+    return f"phonegate {project['version']}"
+
+
+def build_parser() -> Parser:
+    secrets = ", ".join(sorted(config.env_name(n) for n in config.SECRETS))
+    parser = Parser(
+        prog=PROG,
+        usage="%(prog)s [--version] [--SETTING VALUE ...] [COMMAND] [command flags]",
+        description="phonegate: GraphQL API for phone-number accounts. Every setting is an "
+        "environment variable (shown in capitals) and a flag given before the command.",
+        epilog=f"Secrets are never flags: {secrets} come only from the environment or from "
+        f"a file named by <NAME>_FILE (e.g. JWT_SECRET_FILE=/run/secrets/jwt).",
     )
-    parser.add_argument(
-        "command",
-        nargs="?",
-        default="serve",
-        choices=["serve", "migrate", "outbox", "export-schema"],
-        help="what to do (default: serve)",
-    )
-    parser.add_argument("--retry", action="store_true", help="outbox: re-queue abandoned messages")
-    parser.add_argument("--limit", type=int, default=50, help="outbox: how many messages to list")
-    for name, opt in config.options():
-        default = f" (default: {opt.default!r})" if opt.default not in ("", None) else ""
-        parser.add_argument(
+    parser.add_argument("--version", action="version", version=version())
+    group = parser.add_argument_group("settings")
+    for name, field in config.options():
+        if name in config.SECRETS:
+            parser.add_argument(
+                f"--{name.replace('_', '-')}", nargs="?", action=SecretFlag, help=argparse.SUPPRESS
+            )
+            continue
+        default = f" (default: {field.default!r})" if field.default not in ("", None) else ""
+        group.add_argument(
             f"--{name.replace('_', '-')}",
             dest=name,
-            metavar=opt.env,
-            help=f"{opt.help} [env {opt.env}]{default}",
+            metavar=config.env_name(name),
+            help=f"{field.description}{default}",
         )
-    args = parser.parse_args(argv)
-    overrides = {
-        opt.env: getattr(args, name)
-        for name, opt in config.options()
-        if getattr(args, name) is not None
-    }
-    return args, overrides
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
+    commands.add_parser(
+        "serve",
+        help="serve the API (the default)",
+        description="Serve the API; outside production the database is migrated first.",
+    )
+    commands.add_parser(
+        "migrate",
+        help="apply the database migrations",
+        description="Apply the database migrations (the production step before serving).",
+    )
+    outbox = commands.add_parser(
+        "outbox",
+        help="list recent messages, or re-queue abandoned ones",
+        description="The outbox, newest first. Settings (DATABASE_URL, ...) come from the "
+        "environment or flags before the command (main.py --help).",
+    )
+    outbox.add_argument("--retry", action="store_true", help="re-queue abandoned messages")
+    outbox.add_argument("--limit", type=int, default=50, help="how many messages to list")
+    commands.add_parser(
+        "export-schema",
+        help="print the GraphQL SDL",
+        description="Print the GraphQL SDL (schema.graphql); reads no settings.",
+    )
+    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     one_malloc_arena()
-    args, overrides = parse_args(sys.argv[1:] if argv is None else argv)
-    os.environ.update(overrides)  # workers read the same settings from the environment
-    try:
-        settings = config.load()
-    except (SettingsError, ValueError) as e:
-        print(f"phonegate: configuration error: {e}", file=sys.stderr)
-        return 2
-    configure_logging(settings)
-    if args.command == "export-schema":
+    args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    command = args.command or "serve"
+    if command == "export-schema":
         from schema.graphql import export
 
         sys.stdout.write(export())
         return 0
-    from server.app import migrate
+    # Workers read the same settings from the environment.
+    os.environ.update(
+        {
+            config.env_name(name): value
+            for name, _ in config.options()
+            if (value := getattr(args, name, None)) is not None
+        }
+    )
+    try:
+        settings = config.load()
+    except SettingsError as e:
+        for problem in e.problems:
+            print(f"phonegate: configuration error: {problem}", file=sys.stderr)
+        return 2
+    configure_logging(settings)
+    from server.startup import StartupError, check_before_serving, check_database, migrate
 
-    if args.command == "migrate":
-        asyncio.run(migrate(settings))
-        print("migrations applied")
-        return 0
-    if args.command == "outbox":
-        from notifier.admin import run_outbox_command
+    try:
+        if command == "migrate":
+            asyncio.run(migrate(settings))
+            print("migrations applied")
+            return 0
+        if command == "outbox":
+            from notifier.admin import run_outbox_command
 
-        return asyncio.run(run_outbox_command(settings, retry=args.retry, limit=args.limit))
-    if not settings.production:
-        asyncio.run(migrate(settings))
+            asyncio.run(check_database(settings))
+            return asyncio.run(run_outbox_command(settings, retry=args.retry, limit=args.limit))
+        settings = config.with_local_secret(settings, announce=True)
+        check_before_serving(settings)
+        if not settings.production:
+            asyncio.run(migrate(settings))
+        else:
+            asyncio.run(check_database(settings))
+    except StartupError as e:
+        print(f"phonegate: cannot start: {e}", file=sys.stderr)
+        return 1
     from server.supervisor import serve
 
     serve(settings)

@@ -1,159 +1,233 @@
 """Settings: every option of the contract, read from the environment and validated once.
 
-Each option has an environment variable (API.md) and a command-line flag in main.py.
-A bad value raises ``SettingsError`` with one line naming the variable and the problem.
+``Settings`` is a pydantic-settings model: a field ``port`` is the environment variable
+``PORT`` (README "Configuration" lists them all) and a flag ``--port`` of main.py, except
+the secrets (``SECRETS``): those come only from the environment or from a file named by
+``<NAME>_FILE``, never from a flag, which ``ps`` would show to every user of the machine.
+
+``load()`` reads and checks everything at once and raises ``SettingsError`` listing every
+mistake, one line each (``SettingsError.problems``), so that a bad configuration is fixed
+in one try. ``Settings(...)`` built directly (tests, benches) reads no environment.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from contextvars import ContextVar
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import phonenumbers
+from pydantic import Field, ValidationError, field_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 ENVIRONMENTS = ("development", "test", "production")
 SMS_BACKENDS = ("console", "twilio")
 DB_SCHEMES = ("sqlite", "postgres", "asyncpg", "psycopg")
 SECRET_FILE = ".phonegate-secret"
+# Never a command-line flag; also read from the file named by <NAME>_FILE. The two URLs
+# carry the database's and Redis's passwords in production.
+SECRETS = frozenset(
+    {"jwt_secret", "twilio_auth_token", "metrics_token", "database_url", "rate_limit_storage"}
+)
+
+log = logging.getLogger("phonegate")
 
 
 class SettingsError(ValueError):
-    """One bad setting, described in one line."""
+    """Bad settings: one line per problem, all of them."""
 
-
-@dataclass(frozen=True)
-class Option:
-    env: str
-    help: str
-    kind: type = str
-    default: Any = None
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
 
 
 def _opt(env: str, help: str, kind: type = str, default: Any = None) -> Any:
-    return field(default=default, metadata={"option": Option(env, help, kind, default)})
+    """The old declaration style, still accepted while branches merge: the variable is
+    the field's name in capitals, the type the field's annotation (``env``, ``kind``
+    unused)."""
+    return Field(default=default, description=help)
 
 
-@dataclass(frozen=True)
-class Settings:
-    app_env: str = _opt("APP_ENV", "development, test or production", str, "development")
-    host: str = _opt("HOST", "address to listen on", str, "127.0.0.1")
-    port: int = _opt("PORT", "port to listen on", int, 8000)
-    web_concurrency: int = _opt("WEB_CONCURRENCY", "worker processes", int, 1)
-    forwarded_allow_ips: str = _opt(
-        "FORWARDED_ALLOW_IPS", "proxies trusted for X-Forwarded-For", str, "127.0.0.1"
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(frozen=True, extra="ignore", case_sensitive=False)
+
+    app_env: Literal["development", "test", "production"] = Field(
+        default="development", description="development, test or production"
     )
-    database_url: str = _opt(
-        "DATABASE_URL", "Tortoise database URL", str, "sqlite://phonegate.sqlite3"
+    host: str = Field(default="127.0.0.1", description="address to listen on")
+    port: int = Field(default=8000, ge=1, le=65535, description="port to listen on")
+    web_concurrency: int = Field(default=1, ge=1, description="worker processes")
+    forwarded_allow_ips: str = Field(
+        default="127.0.0.1", description="proxies trusted for X-Forwarded-For"
     )
-    jwt_secret: str = _opt("JWT_SECRET", "HS256 signing key, at least 32 bytes", str, "")
-    access_token_ttl_seconds: int = _opt(
-        "ACCESS_TOKEN_TTL_SECONDS", "access token lifetime", int, 900
+    database_url: str = Field(
+        default="sqlite://phonegate.sqlite3", description="Tortoise database URL"
     )
-    refresh_token_ttl_seconds: int = _opt(
-        "REFRESH_TOKEN_TTL_SECONDS", "refresh token lifetime", int, 2_592_000
+    jwt_secret: str = Field(default="", description="HS256 signing key, at least 32 bytes")
+    access_token_ttl_seconds: int = Field(default=900, gt=0, description="access token lifetime")
+    refresh_token_ttl_seconds: int = Field(
+        default=2_592_000, gt=0, description="refresh token lifetime"
     )
-    sms_backend: str = _opt("SMS_BACKEND", "console or twilio", str, "console")
-    twilio_account_sid: str = _opt("TWILIO_ACCOUNT_SID", "Twilio account SID", str, "")
-    twilio_auth_token: str = _opt("TWILIO_AUTH_TOKEN", "Twilio auth token", str, "")
-    twilio_from_number: str = _opt("TWILIO_FROM_NUMBER", "sender number", str, "")
-    twilio_messaging_service_sid: str = _opt(
-        "TWILIO_MESSAGING_SERVICE_SID", "sender messaging service", str, ""
+    sms_backend: Literal["console", "twilio"] = Field(
+        default="console", description="console or twilio"
     )
-    twilio_api_base_url: str = _opt(
-        "TWILIO_API_BASE_URL", "where the Twilio SDK sends requests", str, "https://api.twilio.com"
+    twilio_account_sid: str = Field(default="", description="Twilio account SID")
+    twilio_auth_token: str = Field(default="", description="Twilio auth token")
+    twilio_from_number: str = Field(default="", description="sender number")
+    twilio_messaging_service_sid: str = Field(default="", description="sender messaging service")
+    twilio_api_base_url: str = Field(
+        default="https://api.twilio.com", description="where the Twilio SDK sends requests"
     )
-    twilio_timeout_seconds: float = _opt(
-        "TWILIO_TIMEOUT_SECONDS", "bound on one Twilio API call", float, 10.0
+    twilio_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="bound on one Twilio API call"
     )
-    public_base_url: str = _opt(
-        "PUBLIC_BASE_URL", "externally visible URL, for status callbacks", str, ""
+    public_base_url: str = Field(
+        default="", description="externally visible URL, for status callbacks"
     )
-    verification_code_length: int = _opt("VERIFICATION_CODE_LENGTH", "digits in a code", int, 6)
-    verification_code_ttl_seconds: int = _opt(
-        "VERIFICATION_CODE_TTL_SECONDS", "a code's lifetime", int, 600
+    verification_code_length: int = Field(default=6, ge=6, le=10, description="digits in a code")
+    verification_code_ttl_seconds: int = Field(default=600, gt=0, description="a code's lifetime")
+    verification_max_attempts: int = Field(
+        default=5, ge=1, le=10, description="wrong guesses before a code is dead"
     )
-    verification_max_attempts: int = _opt(
-        "VERIFICATION_MAX_ATTEMPTS", "wrong guesses before a code is dead", int, 5
+    resend_cooldown_seconds: int = Field(
+        default=30, ge=0, description="minimum gap between two codes to one phone"
     )
-    resend_cooldown_seconds: int = _opt(
-        "RESEND_COOLDOWN_SECONDS", "minimum gap between two codes to one phone", int, 30
+    resend_cooldown_max_seconds: int = Field(
+        default=900, description="cap of the doubling resend cooldown"
     )
-    resend_cooldown_max_seconds: int = _opt(
-        "RESEND_COOLDOWN_MAX_SECONDS", "cap of the doubling resend cooldown", int, 900
+    password_min_length: int = Field(default=8, ge=1, description="in code points")
+    password_max_length: int = Field(default=256, description="in code points")
+    argon2_memory_kib: int = Field(default=19456, description="argon2id memory cost")
+    argon2_time_cost: int = Field(default=2, description="argon2id iterations")
+    argon2_parallelism: int = Field(default=1, description="argon2id lanes")
+    hash_concurrency: int = Field(
+        default=0,
+        description="password hashes computed at once per worker "
+        "(0 = the cores shared out among the workers)",
     )
-    password_min_length: int = _opt("PASSWORD_MIN_LENGTH", "in code points", int, 8)
-    password_max_length: int = _opt("PASSWORD_MAX_LENGTH", "in code points", int, 256)
-    argon2_memory_kib: int = _opt("ARGON2_MEMORY_KIB", "argon2id memory cost", int, 19456)
-    argon2_time_cost: int = _opt("ARGON2_TIME_COST", "argon2id iterations", int, 2)
-    argon2_parallelism: int = _opt("ARGON2_PARALLELISM", "argon2id lanes", int, 1)
-    hash_concurrency: int = _opt(
-        "HASH_CONCURRENCY",
-        "password hashes computed at once per worker (0 = the cores shared out among the workers)",
-        int,
-        0,
+    rate_limit_storage: str = Field(
+        default="memory://", description="memory:// or redis://host:6379/0"
     )
-    rate_limit_storage: str = _opt(
-        "RATE_LIMIT_STORAGE", "memory:// or redis://host:6379/0", str, "memory://"
+    rate_limits: str = Field(
+        default="", description="overrides of named limits, e.g. 'sms_per_client=20/hour'"
     )
-    rate_limits: str = _opt(
-        "RATE_LIMITS", "overrides of named limits, e.g. 'sms_per_client=20/hour'", str, ""
+    sms_allowed_countries: str = Field(
+        default="", description="ISO 3166 codes that may receive SMS (empty: all)"
     )
-    sms_allowed_countries: str = _opt(
-        "SMS_ALLOWED_COUNTRIES", "ISO 3166 codes that may receive SMS (empty: all)", str, ""
+    test_phone_codes: str = Field(
+        default="", description="+15005550006=123456,...: fixed codes, no SMS"
     )
-    test_phone_codes: str = _opt(
-        "TEST_PHONE_CODES", "+15005550006=123456,...: fixed codes, no SMS", str, ""
+    cors_origins: str = Field(default="", description="origins allowed from a browser")
+    sms_templates_file: str = Field(
+        default="", description="JSON file overriding message templates"
     )
-    cors_origins: str = _opt("CORS_ORIGINS", "origins allowed from a browser", str, "")
-    sms_templates_file: str = _opt(
-        "SMS_TEMPLATES_FILE", "JSON file overriding message templates", str, ""
+    webotp_domain: str = Field(
+        default="", description="adds '@domain #code' to code messages for autofill"
     )
-    webotp_domain: str = _opt(
-        "WEBOTP_DOMAIN", "adds '@domain #code' to code messages for autofill", str, ""
+    outbox_max_attempts: int = Field(
+        default=20, ge=1, description="provider tries before a message is abandoned"
     )
-    outbox_max_attempts: int = _opt(
-        "OUTBOX_MAX_ATTEMPTS", "provider tries before a message is abandoned", int, 20
+    outbox_retry_base_seconds: float = Field(
+        default=1.0, gt=0, description="wait after a first failed try, doubling"
     )
-    outbox_retry_base_seconds: float = _opt(
-        "OUTBOX_RETRY_BASE_SECONDS", "wait after a first failed try, doubling", float, 1.0
+    outbox_retry_max_seconds: float = Field(
+        default=60.0, description="longest wait between two tries"
     )
-    outbox_retry_max_seconds: float = _opt(
-        "OUTBOX_RETRY_MAX_SECONDS", "longest wait between two tries", float, 60.0
+    # A live worker renews its claims every third of the lease.
+    outbox_lease_seconds: float = Field(
+        default=15.0, ge=3, description="after this a dead worker's message is taken over"
     )
-    outbox_lease_seconds: float = _opt(
-        "OUTBOX_LEASE_SECONDS", "after this a dead worker's message is taken over", float, 15.0
+    outbox_poll_seconds: float = Field(
+        default=1.0, gt=0, description="how often a worker looks for due messages when idle"
     )
-    outbox_poll_seconds: float = _opt(
-        "OUTBOX_POLL_SECONDS", "how often a worker looks for due messages when idle", float, 1.0
+    outbox_concurrency: int = Field(
+        default=16, ge=1, description="messages one worker process sends at once"
     )
-    outbox_concurrency: int = _opt(
-        "OUTBOX_CONCURRENCY", "messages one worker process sends at once", int, 16
+    metrics_token: str = Field(
+        default="", description="bearer token for /metrics (empty: open in development only)"
     )
-    metrics_token: str = _opt(
-        "METRICS_TOKEN", "bearer token for /metrics (empty: open in development only)", str, ""
+    metrics_port: int = Field(
+        default=0,
+        ge=0,
+        le=65535,
+        description="serve /metrics on this port only, off the public one (0: public)",
     )
-    metrics_port: int = _opt(
-        "METRICS_PORT", "serve /metrics on this port only, off the public one (0: public)", int, 0
+    log_format: Literal["", "text", "json"] = Field(
+        default="", description="text or json (json in production)"
     )
-    log_format: str = _opt("LOG_FORMAT", "text or json (json in production)", str, "")
-    unverified_ttl_seconds: int = _opt(
-        "UNVERIFIED_TTL_SECONDS", "how long an unverified signup holds its phone", int, 86_400
+    unverified_ttl_seconds: int = Field(
+        default=86_400, description="how long an unverified signup holds its phone"
     )
+    # --- issue 15, the front door: trusted documents, GraphiQL's own assets ---------------
+    trusted_documents: Literal["off", "allow", "only"] = Field(
+        default="allow",
+        description="off, allow (text or a documentId) or only (the manifest's documents; "
+        "recommended in production)",
+    )
+    graphiql_assets: str = Field(
+        default="",
+        description="GraphiQL's fetched assets (empty: clients/graphiql/node_modules; "
+        "absent: the CDN)",
+    )
+    # --- end of issue 15's block -----------------------------------------------------------
+
+    # --- options added by other tasks in the old style, ported by the lead ----------------
+
+    # --- single-value checks (all reported together by pydantic) ----------------------------
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_scheme(cls, value: str) -> str:
+        if urlsplit(value).scheme not in DB_SCHEMES:
+            raise ValueError("must start with sqlite:// or postgres://")
+        return value
+
+    @field_validator("rate_limit_storage")
+    @classmethod
+    def _storage_scheme(cls, value: str) -> str:
+        if urlsplit(value).scheme not in ("memory", "redis", "rediss"):
+            raise ValueError("must be memory:// or redis://...")
+        return value
+
+    @field_validator("jwt_secret")
+    @classmethod
+    def _secret_length(cls, value: str) -> str:
+        if value and len(value.encode()) < 32:
+            raise ValueError("must be at least 32 bytes")
+        return value
+
+    @field_validator("sms_allowed_countries")
+    @classmethod
+    def _countries(cls, value: str) -> str:
+        unknown = [c for c in _split(value.upper()) if c not in phonenumbers.SUPPORTED_REGIONS]
+        if unknown:
+            raise ValueError(f"{', '.join(unknown)}: not ISO 3166 regions")
+        return value
+
+    @field_validator("rate_limits")
+    @classmethod
+    def _limits(cls, value: str) -> str:
+        from core.limit_specs import parse_limits
+
+        parse_limits(value)  # ValueError naming the limit
+        return value
 
     # --- derived views -------------------------------------------------------------------
 
     @property
     def production(self) -> bool:
         return self.app_env == "production"
-
-    @property
-    def development(self) -> bool:
-        return self.app_env == "development"
 
     @property
     def allowed_countries(self) -> frozenset[str]:
@@ -171,126 +245,162 @@ class Settings:
     def trusted_proxies(self) -> list[str]:
         return _split(self.forwarded_allow_ips)
 
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        environ = _ENVIRON.get()
+        if environ is None:  # built directly: the arguments and the defaults only
+            return (init_settings,)
+        return (init_settings, MappingEnvSource(settings_cls, environ))
+
+
+_ENVIRON: ContextVar[Mapping[str, str] | None] = ContextVar("environ", default=None)
+
+
+class MappingEnvSource(EnvSettingsSource):
+    """pydantic-settings' environment source over a given mapping (os.environ or a test's)."""
+
+    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
+        self.environ = environ
+        super().__init__(settings_cls)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return {name.lower(): value for name, value in self.environ.items()}
+
 
 def _split(value: str) -> list[str]:
     return [part.strip() for part in value.split(",") if part.strip()]
 
 
-def options() -> list[tuple[str, Option]]:
-    """(field name, option) for every setting, in declaration order."""
-    return [(f.name, f.metadata["option"]) for f in fields(Settings)]
+def options() -> list[tuple[str, FieldInfo]]:
+    """(field name, field) for every setting, in declaration order."""
+    return list(Settings.model_fields.items())
 
 
-def load(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
-    """Settings from the environment (and explicit overrides), validated."""
-    env = os.environ if environ is None else environ
-    values: dict[str, Any] = {}
-    for name, opt in options():
-        raw = overrides.get(name)
-        if raw is None and opt.env in env:
-            raw = env[opt.env]
-        if raw is not None:
-            values[name] = _convert(opt, raw)
-    settings = Settings(**values)
-    _validate(settings)
-    if not settings.jwt_secret:
-        settings = _with_local_secret(settings)
+def env_name(name: str) -> str:
+    return name.upper()
+
+
+def load(environ: Mapping[str, str] | None = None) -> Settings:
+    """Settings from the environment (os.environ by default), every mistake at once."""
+    env, problems = _read_secret_files(os.environ if environ is None else environ)
+    failed: set[str] = set()
+    token = _ENVIRON.set(env)
+    try:
+        try:
+            settings = Settings()
+        except ValidationError as e:
+            for error in e.errors():
+                name = str(error["loc"][0]) if error["loc"] else ""
+                failed.add(name)
+                problems.append(_describe(name, error))
+            # The others still checked together: the failed ones at their defaults.
+            defaults = {name: Settings.model_fields[name].default for name in failed}
+            settings = Settings(**defaults)
+    finally:
+        _ENVIRON.reset(token)
+    failed_envs = {env_name(name) for name in failed}
+    problems += [p for p in _combined_problems(settings) if not failed_envs & _mentions(p)]
+    if problems:
+        raise SettingsError(problems)
     return settings
 
 
-def _convert(opt: Option, raw: Any) -> Any:
-    if opt.kind is str:
-        return str(raw)
-    try:
-        return opt.kind(raw)
-    except (TypeError, ValueError):
-        raise SettingsError(f"{opt.env}={raw!r} is not a valid {opt.kind.__name__}") from None
+def _read_secret_files(environ: Mapping[str, str]) -> tuple[dict[str, str], list[str]]:
+    env = dict(environ)
+    problems: list[str] = []
+    for name in sorted(SECRETS):
+        var = env_name(name)
+        path = env.pop(f"{var}_FILE", None)
+        if path is None:
+            continue
+        if var in env:
+            problems.append(f"{var} and {var}_FILE are both set: keep one")
+            continue
+        try:
+            env[var] = Path(path).read_text().strip()
+        except OSError as e:
+            problems.append(f"{var}_FILE={path!r}: cannot be read ({e.strerror})")
+    return env, problems
 
 
-def _validate(s: Settings) -> None:
-    _check(s.app_env in ENVIRONMENTS, f"APP_ENV={s.app_env!r} must be one of {ENVIRONMENTS}")
-    _check(0 < s.port < 65536, f"PORT={s.port} must be between 1 and 65535")
-    _check(s.web_concurrency >= 1, "WEB_CONCURRENCY must be at least 1")
-    _check(
-        urlsplit(s.database_url).scheme in DB_SCHEMES,
-        f"DATABASE_URL={s.database_url!r} must start with sqlite:// or postgres://",
-    )
-    _check(s.sms_backend in SMS_BACKENDS, f"SMS_BACKEND={s.sms_backend!r} must be console/twilio")
-    secret_len = len(s.jwt_secret.encode())
-    _check(not s.jwt_secret or secret_len >= 32, "JWT_SECRET must be at least 32 bytes")
-    _check(6 <= s.verification_code_length <= 10, "VERIFICATION_CODE_LENGTH must be 6..10")
-    _check(s.verification_code_ttl_seconds > 0, "VERIFICATION_CODE_TTL_SECONDS must be > 0")
-    _check(1 <= s.verification_max_attempts <= 10, "VERIFICATION_MAX_ATTEMPTS must be 1..10")
-    _check(s.resend_cooldown_seconds >= 0, "RESEND_COOLDOWN_SECONDS must be >= 0")
-    _check(
-        1 <= s.password_min_length <= s.password_max_length,
-        "PASSWORD_MIN_LENGTH must be >= 1 and <= PASSWORD_MAX_LENGTH",
-    )
-    _check(s.access_token_ttl_seconds > 0, "ACCESS_TOKEN_TTL_SECONDS must be > 0")
-    _check(s.refresh_token_ttl_seconds > 0, "REFRESH_TOKEN_TTL_SECONDS must be > 0")
-    _check(
-        urlsplit(s.rate_limit_storage).scheme in ("memory", "redis", "rediss"),
-        f"RATE_LIMIT_STORAGE={s.rate_limit_storage!r} must be memory:// or redis://...",
-    )
-    for code in s.allowed_countries:
-        _check(
-            code in phonenumbers.SUPPORTED_REGIONS,
-            f"SMS_ALLOWED_COUNTRIES: {code!r} is not an ISO 3166 region",
-        )
+def _describe(name: str, error: Any) -> str:
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if name in SECRETS or "input" not in error:
+        return f"{env_name(name)}: {message}"
+    return f"{env_name(name)}={error['input']!r}: {message}"
+
+
+def _mentions(problem: str) -> set[str]:
+    return {env_name(name) for name in Settings.model_fields if env_name(name) in problem}
+
+
+def _combined_problems(s: Settings) -> list[str]:
+    """Checks that involve several settings; every one that fails, in order."""
+    checks = [
+        (
+            s.password_min_length <= s.password_max_length,
+            "PASSWORD_MIN_LENGTH must be <= PASSWORD_MAX_LENGTH",
+        ),
+        (
+            s.outbox_retry_max_seconds >= s.outbox_retry_base_seconds,
+            "OUTBOX_RETRY_MAX_SECONDS must be >= OUTBOX_RETRY_BASE_SECONDS",
+        ),
+    ]
     for item in _split(s.test_phone_codes):
         phone, _, code = item.partition("=")
-        _check(
-            phone.startswith("+") and code.isdigit() and len(code) == s.verification_code_length,
-            f"TEST_PHONE_CODES: {item!r} must be +E164=<{s.verification_code_length} digits>",
+        checks.append(
+            (
+                phone.startswith("+")
+                and code.isdigit()
+                and len(code) == s.verification_code_length,
+                f"TEST_PHONE_CODES: {item!r} must be +E164=<{s.verification_code_length} digits>"
+                " (VERIFICATION_CODE_LENGTH)",
+            )
         )
-    _check(s.log_format in ("", "text", "json"), "LOG_FORMAT must be text or json")
-    try:
-        from core.limit_specs import parse_limits
-
-        parse_limits(s.rate_limits)
-    except ValueError as e:
-        raise SettingsError(str(e)) from None
-    _check_outbox(s)
-    _check(0 <= s.metrics_port < 65536, "METRICS_PORT must be between 0 and 65535")
     if s.sms_backend == "twilio":
-        _check(
-            bool(s.twilio_account_sid and s.twilio_auth_token),
-            "SMS_BACKEND=twilio needs TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN",
-        )
-        _check(
-            bool(s.twilio_from_number or s.twilio_messaging_service_sid),
-            "SMS_BACKEND=twilio needs TWILIO_FROM_NUMBER or TWILIO_MESSAGING_SERVICE_SID",
-        )
+        checks += [
+            (
+                bool(s.twilio_account_sid and s.twilio_auth_token),
+                "SMS_BACKEND=twilio needs TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN",
+            ),
+            (
+                bool(s.twilio_from_number or s.twilio_messaging_service_sid),
+                "SMS_BACKEND=twilio needs TWILIO_FROM_NUMBER or TWILIO_MESSAGING_SERVICE_SID",
+            ),
+        ]
     if s.production:
-        _check(bool(s.jwt_secret), "APP_ENV=production needs JWT_SECRET")
-        _check(s.sms_backend != "console", "APP_ENV=production refuses SMS_BACKEND=console")
-        _check(not s.test_phone_codes, "APP_ENV=production refuses TEST_PHONE_CODES")
+        checks += [
+            (bool(s.jwt_secret), "APP_ENV=production needs JWT_SECRET"),
+            (s.sms_backend != "console", "APP_ENV=production refuses SMS_BACKEND=console"),
+            (not s.test_phone_codes, "APP_ENV=production refuses TEST_PHONE_CODES"),
+            (not memory_limits_per_worker(s), f"APP_ENV=production refuses {MEMORY_LIMITS}"),
+        ]
+    return [message for ok, message in checks if not ok]
 
 
-def _check_outbox(s: Settings) -> None:
-    _check(s.outbox_max_attempts >= 1, "OUTBOX_MAX_ATTEMPTS must be at least 1")
-    _check(s.outbox_retry_base_seconds > 0, "OUTBOX_RETRY_BASE_SECONDS must be > 0")
-    _check(
-        s.outbox_retry_max_seconds >= s.outbox_retry_base_seconds,
-        "OUTBOX_RETRY_MAX_SECONDS must be >= OUTBOX_RETRY_BASE_SECONDS",
-    )
-    _check(s.outbox_poll_seconds > 0, "OUTBOX_POLL_SECONDS must be > 0")
-    _check(s.outbox_concurrency >= 1, "OUTBOX_CONCURRENCY must be at least 1")
-    _check(s.twilio_timeout_seconds > 0, "TWILIO_TIMEOUT_SECONDS must be > 0")
-    # A live worker renews its claims every third of the lease.
-    _check(s.outbox_lease_seconds >= 3, "OUTBOX_LEASE_SECONDS must be at least 3")
+MEMORY_LIMITS = (
+    "WEB_CONCURRENCY above 1 with RATE_LIMIT_STORAGE=memory:// (each worker would count "
+    "its own limits: set RATE_LIMIT_STORAGE=redis://...)"
+)
 
 
-def _check(ok: bool, message: str) -> None:
-    if not ok:
-        raise SettingsError(message)
+def memory_limits_per_worker(s: Settings) -> bool:
+    """Several workers each counting limits in their own memory: N times the limits."""
+    return s.web_concurrency > 1 and urlsplit(s.rate_limit_storage).scheme == "memory"
 
 
-def _with_local_secret(s: Settings) -> Settings:
-    """Outside production: a secret generated once, kept in a file shared by workers."""
-    import dataclasses
-    import logging
-
+def with_local_secret(s: Settings, *, announce: bool) -> Settings:
+    """Outside production without JWT_SECRET: a secret generated once and kept in a file
+    shared by the workers (the process that serves announces it, once)."""
+    if s.jwt_secret or s.production:
+        return s
     path = Path(SECRET_FILE)
     if not path.exists():
         # Written aside, then linked into place: workers starting together all read the
@@ -305,9 +415,9 @@ def _with_local_secret(s: Settings) -> Settings:
             pass
         finally:
             draft.unlink()
-    secret = path.read_text().strip()
-    logging.getLogger("phonegate").warning(
-        "JWT_SECRET is not set: using the generated secret in %s (never do this in production)",
-        path.resolve(),
-    )
-    return dataclasses.replace(s, jwt_secret=secret)
+    if announce:
+        log.warning(
+            "JWT_SECRET is not set: using the generated secret in %s (never in production)",
+            path.resolve(),
+        )
+    return s.model_copy(update={"jwt_secret": path.read_text().strip()})

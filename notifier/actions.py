@@ -1,4 +1,4 @@
-"""The action types of every message the server sends (API.md)."""
+"""The action types of every message the server sends (README "SMS delivery and Twilio")."""
 
 from enum import StrEnum
 

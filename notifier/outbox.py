@@ -39,7 +39,6 @@ import contextlib
 import logging
 import random
 import secrets
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -163,14 +162,12 @@ class OutboxWorker:
         status_callback: str | None = None,
         concurrency: int = 16,
         poll_seconds: float = 1.0,
-        on_sent: Callable[[OutboxMessage], None] | None = None,
     ) -> None:
         self.sender = sender
         self.retry = retry
         self.status_callback = status_callback
         self.concurrency = concurrency
         self.poll_seconds = poll_seconds
-        self.on_sent = on_sent
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._renewer: asyncio.Task[None] | None = None
@@ -429,9 +426,8 @@ class OutboxWorker:
         if not recorded:
             log.warning("SMS %s: its claim was taken over before it was %s", message.id, state)
         elif state == SENT:
-            log.info("SMS %s [%s] %s: %s", message.id, message.action, outcome, sid)
-            if self.on_sent:
-                self.on_sent(message)
+            provider = f": {sid}" if sid else ""
+            log.info("SMS %s [%s] %s%s", message.id, message.action, outcome, provider)
         else:
             log.error("SMS %s [%s] abandoned: %s", message.id, message.action, detail)
 

@@ -60,7 +60,7 @@ class ConsoleSender:
     async def send(
         self, to: str, body: str, *, action: str, status_callback: str | None
     ) -> str | None:
-        log.warning("SMS to %s [%s]: %s", to, action, body)
+        log.info("SMS to %s [%s]: %s", to, action, " / ".join(body.splitlines()))
         return None
 
     async def close(self) -> None:

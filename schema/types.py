@@ -1,4 +1,5 @@
-"""Object types and the error types of the contract (API.md), with their descriptions."""
+"""Object types and the error types of the contract (schema.graphql; README "Errors and
+what to do"), with their descriptions."""
 
 from __future__ import annotations
 

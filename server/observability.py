@@ -124,7 +124,9 @@ class RequestLog:
 def _finish(scope: Scope, record: RequestRecord, status: int, seconds: float) -> None:
     path = scope["path"] if scope["path"] in KNOWN_PATHS else "other"
     metrics.REQUEST_SECONDS.labels(path=path, operation=record.operation_label).observe(seconds)
-    level = logging.DEBUG if path in QUIET_PATHS else logging.INFO
+    # Probes, and the files of the reference page (GET of any other path that worked).
+    quiet = path in QUIET_PATHS or (path == "other" and scope["method"] == "GET" and status < 400)
+    level = logging.DEBUG if quiet else logging.INFO
     if not log.isEnabledFor(level):
         return
     client = scope.get("client")  # after ProxyHeadersMiddleware rewrote it in place

@@ -37,6 +37,7 @@ def serve(settings: Settings) -> None:
         "workers": settings.web_concurrency,
         "proxy_headers": False,  # applied by the app itself, with FORWARDED_ALLOW_IPS
         "log_level": "info",
+        "log_config": None,  # uvicorn's lines through our handler, in our format (server/logs.py)
         "access_log": False,
         "timeout_graceful_shutdown": 20,
         # A worker answers the supervisor's health pings only once its imports are done:

@@ -1,4 +1,4 @@
-"""schema.graphql against the contract's schema (tests/contract.graphql, from API.md):
+"""schema.graphql against the contract's schema (tests/contract.graphql, the contract as given):
 every type, field, argument, input field, interface and union member, with its type."""
 
 from __future__ import annotations

@@ -44,8 +44,8 @@ def test_every_contract_operation_has_the_contract_signature():
 
 
 def test_readme_documents_every_setting():
-    from core.settings import options
+    from core.settings import env_name, options
 
     readme = (ROOT / "README.md").read_text()
-    missing = [opt.env for _, opt in options() if f"`{opt.env}`" not in readme]
+    missing = [env_name(n) for n, _ in options() if f"`{env_name(n)}`" not in readme]
     assert not missing, f"README.md lacks: {missing}"

@@ -13,6 +13,21 @@ from core import settings as config
 from core.settings import SettingsError
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def main(
+    args: list[str], env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(ROOT / "main.py"), *args],
+        env={**os.environ, **(env or {})},
+        cwd=cwd or ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
 SECRET = "s" * 40
 TWILIO = {
     "SMS_BACKEND": "twilio",
@@ -50,7 +65,8 @@ TWILIO = {
 def test_bad_settings_are_refused_with_one_line_naming_the_variable(env, expected):
     with pytest.raises(SettingsError) as error:
         config.load(environ=env)
-    assert expected in str(error.value) and "\n" not in str(error.value)
+    problems = error.value.problems
+    assert expected in problems[0] and all("\n" not in problem for problem in problems)
 
 
 def test_production_with_safe_settings_loads():
@@ -81,29 +97,24 @@ def test_help_lists_every_option_with_its_environment_variable(tmp_path):
         timeout=60,
     )
     assert run.returncode == 0
-    for _, option in config.options():
-        assert option.env in run.stdout, option.env
+    for name, _ in config.options():
+        assert config.env_name(name) in run.stdout, name
     for command in ("migrate", "outbox", "export-schema"):
         assert command in run.stdout
 
 
 def test_a_command_line_flag_overrides_the_environment(tmp_path):
-    env = {**os.environ, "PORT": "abc", "JWT_SECRET": SECRET}
-    run = subprocess.run(
-        [sys.executable, str(ROOT / "main.py"), "--port", "8123", "export-schema"],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert run.returncode == 0 and "type Mutation" in run.stdout
+    db = tmp_path / "f.sqlite3"
+    env = {**os.environ, "PORT": "abc", "DATABASE_URL": f"sqlite://{db}", "JWT_SECRET": SECRET}
+    run = main(["--port", "8123", "migrate"], env=env, cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert db.exists()
 
 
 def test_without_jwt_secret_one_secret_is_generated_and_kept(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    first = config.load(environ={})
-    second = config.load(environ={})
+    first = config.with_local_secret(config.load(environ={}), announce=False)
+    second = config.with_local_secret(config.load(environ={}), announce=False)
     assert first.jwt_secret == second.jwt_secret and len(first.jwt_secret) >= 32
     assert (tmp_path / config.SECRET_FILE).stat().st_mode & 0o077 == 0
 
@@ -155,3 +166,130 @@ def test_hashes_at_once_per_worker_default_to_the_cores_shared_out(
         environ={"WEB_CONCURRENCY": workers, "HASH_CONCURRENCY": setting, "JWT_SECRET": SECRET}
     )
     assert hash_concurrency(settings) == expected
+
+
+def test_every_mistake_is_reported_in_one_run_one_line_each(tmp_path):
+    # given three mistakes
+    env = {"PORT": "abc", "SMS_BACKEND": "pigeon", "VERIFICATION_CODE_LENGTH": "4"}
+    # when
+    run = main([], env=env, cwd=tmp_path)
+    # then
+    lines = run.stderr.strip().splitlines()
+    assert run.returncode == 2
+    assert [line.split(":")[2].split("=")[0].strip() for line in lines] == [
+        "PORT",
+        "SMS_BACKEND",
+        "VERIFICATION_CODE_LENGTH",
+    ]
+    assert all(line.startswith("phonegate: configuration error: ") for line in lines)
+
+
+def test_production_lists_all_its_refusals_at_once():
+    env = {"APP_ENV": "production", "TEST_PHONE_CODES": "+15005550006=123456"}
+    with pytest.raises(SettingsError) as error:
+        config.load(environ=env)
+    assert error.value.problems == [
+        "APP_ENV=production needs JWT_SECRET",
+        "APP_ENV=production refuses SMS_BACKEND=console",
+        "APP_ENV=production refuses TEST_PHONE_CODES",
+    ]
+
+
+def test_a_bad_value_does_not_hide_the_combined_checks():
+    env = {"PORT": "abc", "SMS_BACKEND": "twilio", "JWT_SECRET": SECRET}
+    with pytest.raises(SettingsError) as error:
+        config.load(environ=env)
+    assert [p.split("=")[0].split(" ")[0] for p in error.value.problems] == [
+        "PORT",
+        "SMS_BACKEND",
+        "SMS_BACKEND",
+    ]
+
+
+def test_a_secret_is_never_echoed_in_an_error():
+    with pytest.raises(SettingsError) as error:
+        config.load(environ={"JWT_SECRET": "hunter2"})
+    assert str(error.value) == "JWT_SECRET: must be at least 32 bytes"
+
+
+@pytest.mark.parametrize(
+    ("workers", "storage", "refused"),
+    [("2", "memory://", True), ("1", "memory://", False), ("2", "redis://127.0.0.1:6379/0", False)],
+)
+def test_production_refuses_several_workers_with_in_memory_limits(workers, storage, refused):
+    env = {
+        "APP_ENV": "production",
+        "JWT_SECRET": SECRET,
+        **TWILIO,
+        "WEB_CONCURRENCY": workers,
+        "RATE_LIMIT_STORAGE": storage,
+    }
+    if refused:
+        with pytest.raises(SettingsError, match="WEB_CONCURRENCY above 1 with RATE_LIMIT"):
+            config.load(environ=env)
+    else:
+        assert config.load(environ=env).web_concurrency == int(workers)
+
+
+def test_production_with_several_workers_and_memory_limits_does_not_start(tmp_path):
+    env = {
+        "APP_ENV": "production",
+        "JWT_SECRET": SECRET,
+        **TWILIO,
+        "WEB_CONCURRENCY": "2",
+    }
+    run = main([], env=env, cwd=tmp_path)
+    assert run.returncode == 2
+    assert run.stderr.count("\n") == 1 and "WEB_CONCURRENCY" in run.stderr
+
+
+def test_a_secret_is_read_from_its_file(tmp_path):
+    (tmp_path / "jwt").write_text(SECRET + "\n")
+    settings = config.load(environ={"JWT_SECRET_FILE": str(tmp_path / "jwt")})
+    assert settings.jwt_secret == SECRET
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({"JWT_SECRET_FILE": "/nonexistent/jwt"}, "JWT_SECRET_FILE='/nonexistent/jwt'"),
+        ({"JWT_SECRET_FILE": "/nonexistent/jwt", "JWT_SECRET": SECRET}, "both set"),
+    ],
+)
+def test_a_secret_file_that_cannot_be_used_is_one_line(env, expected):
+    with pytest.raises(SettingsError) as error:
+        config.load(environ=env)
+    assert expected in str(error.value) and "\n" not in str(error.value)
+
+
+def test_secrets_are_no_flags(tmp_path):
+    help_text = main(["--help"], cwd=tmp_path).stdout
+    run = main(["--jwt-secret", SECRET], cwd=tmp_path)
+    assert "--jwt-secret" not in help_text and "--twilio-auth-token" not in help_text
+    assert "--metrics-token" not in help_text and "--port" in help_text
+    assert run.returncode == 2 and run.stderr.count("\n") == 1
+    assert "JWT_SECRET is a secret" in run.stderr and SECRET not in run.stderr
+
+
+def test_a_command_has_help_of_its_own(tmp_path):
+    run = main(["outbox", "--help"], cwd=tmp_path)
+    assert run.returncode == 0
+    assert "--retry" in run.stdout and "--limit" in run.stdout
+    assert "--port" not in run.stdout and "--app-env" not in run.stdout
+
+
+def test_version_is_the_project_version(tmp_path):
+    run = main(["--version"], cwd=tmp_path)
+    assert run.returncode == 0 and run.stdout.strip() == "phonegate 0.1.0"
+
+
+def test_an_unknown_command_answers_one_line(tmp_path):
+    run = main(["serv"], cwd=tmp_path)
+    assert run.returncode == 2
+    assert run.stderr.count("\n") == 1 and "invalid choice: 'serv'" in run.stderr
+
+
+def test_export_schema_writes_nothing_into_the_working_directory(tmp_path):
+    run = main(["export-schema"], env={"JWT_SECRET": ""}, cwd=tmp_path)
+    assert run.returncode == 0 and "type Mutation" in run.stdout
+    assert list(tmp_path.iterdir()) == [] and run.stderr == ""

@@ -9,7 +9,7 @@ to it over real sockets with the real SDK):
   ``queued``; Twilio's classic error bodies ``{code, message, more_info, status}``
   otherwise; basic auth checked (401 / 20003);
 - ``GET .../Messages.json`` (To, From, PageSize; newest first) and ``.../Messages/{sid}.json``;
-- Twilio's magic numbers (TWILIO.md): To +15005550001 -> 21211, ...02 -> 21612,
+- Twilio's magic numbers (README "SMS delivery and Twilio"): To +15005550001 -> 21211, ...02 -> 21612,
   ...03 -> 21408, ...04 -> 21610, ...09 -> 21614; From +15005550001 -> 21212,
   ...07 -> 21606, ...08 -> 21611.
 

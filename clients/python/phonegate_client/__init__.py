@@ -42,13 +42,6 @@ from .delete_account import (
     DeleteAccountDeleteAccountNotAuthenticated,
     DeleteAccountDeleteAccountRateLimited,
 )
-from .exceptions import (
-    GraphQLClientError,
-    GraphQLClientGraphQLError,
-    GraphQLClientGraphQLMultiError,
-    GraphQLClientHttpError,
-    GraphQLClientInvalidResponseError,
-)
 from .input_types import (
     ChangeIdentityInput,
     ChangePasswordInput,
@@ -181,11 +174,6 @@ __all__ = [
     "DeleteAccountDeleteAccountNotAuthenticated",
     "DeleteAccountDeleteAccountRateLimited",
     "DeleteAccountInput",
-    "GraphQLClientError",
-    "GraphQLClientGraphQLError",
-    "GraphQLClientGraphQLMultiError",
-    "GraphQLClientHttpError",
-    "GraphQLClientInvalidResponseError",
     "Login",
     "LoginInput",
     "LoginLoginInvalidCredentials",

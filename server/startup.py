@@ -1,0 +1,101 @@
+"""What main.py checks before it serves, so that a start fails in one line, not in a
+traceback from a worker: the SMS templates, the ports, the database.
+
+Each check raises ``StartupError`` with one line naming what is wrong; warnings are logged
+here once per start (the workers do not repeat them).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from tortoise import Tortoise, connections
+
+from core.settings import MEMORY_LIMITS, Settings, memory_limits_per_worker
+from models import tortoise_config
+from notifier.templates import TemplateError, Templates
+from server import app
+
+log = logging.getLogger("phonegate")
+DATABASE_TIMEOUT_SECONDS = 10.0
+
+
+class StartupError(RuntimeError):
+    """The server cannot start, in one line."""
+
+
+def check_before_serving(settings: Settings) -> None:
+    try:
+        Templates(settings.sms_templates_file, settings.webotp_domain)
+    except TemplateError as e:
+        raise StartupError(str(e)) from None
+    check_port(settings.host, settings.port, "PORT")
+    if settings.metrics_port:
+        check_port(settings.host, settings.metrics_port, "METRICS_PORT")
+    if memory_limits_per_worker(settings):  # production refuses it (core/settings.py)
+        log.warning("%s", MEMORY_LIMITS.replace("with", "and", 1))
+
+
+def check_port(host: str, port: int, variable: str) -> None:
+    """The address is free (the workers bind it again a moment later)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as e:
+            raise StartupError(
+                f"cannot listen on {host}:{port} ({variable}): {e.strerror}"
+            ) from None
+
+
+def database_name(url: str) -> str:
+    """The URL without its password, for messages."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    return parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@")).geturl()
+
+
+def _database_error(settings: Settings, e: BaseException) -> StartupError:
+    if isinstance(e, TimeoutError):
+        reason = f"did not answer in {DATABASE_TIMEOUT_SECONDS:g} s"
+    else:
+        text = str(e).strip().splitlines()
+        reason = f"{type(e).__name__}: {text[0]}" if text else type(e).__name__
+    return StartupError(f"database {database_name(settings.database_url)}: {reason}")
+
+
+async def check_database(settings: Settings) -> None:
+    """The database exists and answers a query."""
+    parts = urlsplit(settings.database_url)
+    folder = Path(parts.netloc + parts.path).parent
+    if parts.scheme == "sqlite" and not folder.is_dir():  # SQLite creates only the file
+        name = database_name(settings.database_url)
+        raise StartupError(f"database {name}: the folder {folder} does not exist")
+    try:
+        async with asyncio.timeout(DATABASE_TIMEOUT_SECONDS):
+            await Tortoise.init(config=tortoise_config(settings.database_url))
+            await connections.get("default").execute_query("SELECT 1")
+    except Exception as e:  # any driver's failure, in one line
+        raise _database_error(settings, e) from None
+    finally:
+        await Tortoise.close_connections()
+
+
+async def migrate(settings: Settings) -> None:
+    """Migrate, saying what was applied; a database that fails is one line."""
+    await check_database(settings)
+    try:
+        applied = await app.migrate(settings)
+    except Exception as e:
+        raise _database_error(settings, e) from None
+    name = database_name(settings.database_url)
+    if applied:
+        log.info("database %s: applied %s", name, ", ".join(applied))
+    else:
+        log.info("database %s: up to date, no migration to apply", name)
