@@ -48,8 +48,9 @@ ResendVerificationResult: TypeAlias = Annotated[
     VerificationSent | InvalidInput | RateLimited,
     _union(
         "ResendVerificationResult",
-        "VerificationSent, the same for known and unknown phones: next `verifyPhone`. "
-        "Else InvalidInput (the phone) or RateLimited (wait `retryAfterSeconds`).",
+        "VerificationSent with the same challenge, the same for every phone: next "
+        "`verifyPhone`. Else InvalidInput (the phone, or a challenge that is unknown or "
+        "expired: `signup` again) or RateLimited (wait `retryAfterSeconds`).",
     ),
 ]
 VerifyPhoneResult: TypeAlias = Annotated[
@@ -57,7 +58,8 @@ VerifyPhoneResult: TypeAlias = Annotated[
     _union(
         "VerifyPhoneResult",
         "A Session once the phone is verified (logged in). InvalidCode: retype it; "
-        "CodeExpired or TooManyAttempts: `resendVerification` for a new code.",
+        "CodeExpired: `resendVerification` for a new code; TooManyAttempts: `signup` again "
+        "(a resend never buys more guesses).",
     ),
 ]
 LoginResult: TypeAlias = Annotated[
