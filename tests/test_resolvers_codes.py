@@ -48,7 +48,9 @@ async def test_twenty_parallel_uses_of_one_code_give_exactly_one_session(api):
     # then
     kinds = Counter(a["__typename"] for a in answers)
     assert kinds["Session"] == 1, kinds
-    assert set(kinds) <= {"Session", "InvalidCode"}
+    # after the win a used code counts guesses like a live one (issue 11): the rest may
+    # lock it
+    assert set(kinds) <= {"Session", "InvalidCode", "TooManyAttempts"}
 
 
 async def test_fifty_parallel_wrong_guesses_count_at_most_max_attempts(api):

@@ -140,7 +140,9 @@ async def test_one_code_used_twenty_times_across_workers_gives_one_session(pair,
     # then
     kinds = sorted(answer["__typename"] for answer in answers)
     assert kinds.count("Session") == 1, kinds
-    assert set(kinds) <= {"Session", "InvalidCode"}, kinds
+    # after the win a used code counts guesses like a live one (issue 11): the rest may
+    # lock it
+    assert set(kinds) <= {"Session", "InvalidCode", "TooManyAttempts"}, kinds
 
 
 async def test_rate_limits_are_shared_between_servers(pair):
