@@ -7,18 +7,20 @@ from tortoise.backends.base.config_generator import expand_db_url
 from models.code import VerificationCode
 from models.outbox import MessageAttempt, OutboxMessage
 from models.session import AuthSession, RefreshToken
+from models.signup import PendingSignup
 from models.user import User
 
 __all__ = [
     "AuthSession",
     "MessageAttempt",
     "OutboxMessage",
+    "PendingSignup",
     "RefreshToken",
     "User",
     "VerificationCode",
 ]
 
-MODULES = ["models.user", "models.code", "models.session", "models.outbox"]
+MODULES = ["models.user", "models.code", "models.session", "models.outbox", "models.signup"]
 
 
 DEFAULT_TIMEOUT_SECONDS = 2.0  # DATABASE_TIMEOUT_SECONDS' default: within a 3 s answer
