@@ -40,6 +40,7 @@ from .delete_account import (
     DeleteAccountDeleteAccountAccountDeleted,
     DeleteAccountDeleteAccountInvalidCredentials,
     DeleteAccountDeleteAccountNotAuthenticated,
+    DeleteAccountDeleteAccountRateLimited,
 )
 from .input_types import (
     ChangeIdentityInput,
@@ -62,7 +63,12 @@ from .login import (
     LoginLoginSession,
     LoginLoginSessionUser,
 )
-from .logout import Logout, LogoutLogoutLoggedOut, LogoutLogoutNotAuthenticated
+from .logout import (
+    Logout,
+    LogoutLogoutInvalidToken,
+    LogoutLogoutLoggedOut,
+    LogoutLogoutNotAuthenticated,
+)
 from .me import Me, MeMe
 from .refresh_session import (
     RefreshSession,
@@ -113,6 +119,7 @@ from .verify_login import (
     VerifyLogin,
     VerifyLoginVerifyLoginCodeExpired,
     VerifyLoginVerifyLoginInvalidCode,
+    VerifyLoginVerifyLoginInvalidInput,
     VerifyLoginVerifyLoginInvalidToken,
     VerifyLoginVerifyLoginRateLimited,
     VerifyLoginVerifyLoginSession,
@@ -165,6 +172,7 @@ __all__ = [
     "DeleteAccountDeleteAccountAccountDeleted",
     "DeleteAccountDeleteAccountInvalidCredentials",
     "DeleteAccountDeleteAccountNotAuthenticated",
+    "DeleteAccountDeleteAccountRateLimited",
     "DeleteAccountInput",
     "Login",
     "LoginInput",
@@ -176,6 +184,7 @@ __all__ = [
     "LoginLoginSession",
     "LoginLoginSessionUser",
     "Logout",
+    "LogoutLogoutInvalidToken",
     "LogoutLogoutLoggedOut",
     "LogoutLogoutNotAuthenticated",
     "Me",
@@ -221,6 +230,7 @@ __all__ = [
     "VerifyLoginInput",
     "VerifyLoginVerifyLoginCodeExpired",
     "VerifyLoginVerifyLoginInvalidCode",
+    "VerifyLoginVerifyLoginInvalidInput",
     "VerifyLoginVerifyLoginInvalidToken",
     "VerifyLoginVerifyLoginRateLimited",
     "VerifyLoginVerifyLoginSession",

@@ -155,6 +155,9 @@ class PhonegateClient(AsyncBaseClient):
                 ... on MutationError {
                   message
                 }
+                ... on RateLimited {
+                  retryAfterSeconds
+                }
                 ... on AccountDeleted {
                   message
                 }
@@ -312,6 +315,7 @@ class PhonegateClient(AsyncBaseClient):
                 ... on ResetCodeSent {
                   phone
                   expiresAt
+                  challenge
                 }
               }
             }
@@ -324,11 +328,11 @@ class PhonegateClient(AsyncBaseClient):
         return RequestReset.model_validate(data)
 
     async def resend_verification(
-        self, phone: str, **kwargs: Any
+        self, phone: str, challenge: str, **kwargs: Any
     ) -> ResendVerification:
         query = gql("""
-            mutation ResendVerification($phone: String!) {
-              resendVerification(phone: $phone) {
+            mutation ResendVerification($phone: String!, $challenge: String!) {
+              resendVerification(phone: $phone, challenge: $challenge) {
                 __typename
                 ... on MutationError {
                   message
@@ -342,11 +346,12 @@ class PhonegateClient(AsyncBaseClient):
                 ... on VerificationSent {
                   phone
                   expiresAt
+                  challenge
                 }
               }
             }
             """)
-        variables: dict[str, object] = {"phone": phone}
+        variables: dict[str, object] = {"phone": phone, "challenge": challenge}
         response = await self.execute(
             query=query,
             operation_name="ResendVerification",
@@ -436,6 +441,7 @@ class PhonegateClient(AsyncBaseClient):
                 ... on VerificationSent {
                   phone
                   expiresAt
+                  challenge
                 }
               }
             }
@@ -472,6 +478,9 @@ class PhonegateClient(AsyncBaseClient):
                 __typename
                 ... on MutationError {
                   message
+                }
+                ... on InvalidInput {
+                  field
                 }
                 ... on RateLimited {
                   retryAfterSeconds
