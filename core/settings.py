@@ -207,6 +207,29 @@ class Settings(BaseSettings):
         default="phonegate", min_length=1, description="aud claim of access tokens, checked"
     )
     # --- end of issue 13, token signing -------------------------------------------------------
+
+    # --- issue 16, reach: voice and WhatsApp channels ------------------------------------------
+    allowed_channels: str = Field(
+        default="SMS,VOICE", description="the channels a code may go by: SMS, VOICE, WHATSAPP"
+    )
+    twilio_whatsapp_from: str = Field(
+        default="", description="the WhatsApp sender (E.164, without 'whatsapp:')"
+    )
+
+    @field_validator("allowed_channels")
+    @classmethod
+    def _channels(cls, value: str) -> str:
+        unknown = [c for c in _split(value.upper()) if c not in ("SMS", "VOICE", "WHATSAPP")]
+        if unknown or not _split(value):
+            raise ValueError(f"{', '.join(unknown) or 'none'}: channels are SMS, VOICE, WHATSAPP")
+        return value
+
+    @property
+    def channels(self) -> frozenset[str]:
+        """ALLOWED_CHANNELS as the outbox's channel names ("sms", "voice", "whatsapp")."""
+        return frozenset(c.lower() for c in _split(self.allowed_channels))
+
+    # --- end of issue 16, reach ------------------------------------------------------------------
     # --- issue 12: faults (bounded waits on dependencies and on clients) -------------------
     database_timeout_seconds: float = Field(
         default=2.0,

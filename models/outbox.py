@@ -11,6 +11,8 @@ from tortoise.models import Model
 class OutboxMessage(Model):
     id = fields.BigIntField(primary_key=True)
     action = fields.CharField(max_length=32)
+    # How it goes (issue 16): "sms", "voice" (the body is TwiML) or "whatsapp".
+    channel = fields.CharField(max_length=16, default="sms", null=True)  # null: "sms"
     phone = fields.CharField(max_length=16)
     body = fields.TextField(null=True)
     state = fields.CharField(max_length=16, default="queued")

@@ -11,6 +11,8 @@ class User(Model):
     # NFKC + casefold of username: what uniqueness is decided on.
     username_key = fields.CharField(max_length=128, null=True, unique=True)
     password_hash = fields.CharField(max_length=255)
+    # The language of its messages, BCP 47 (issue 16).
+    locale = fields.CharField(max_length=35, default="en", null=True)  # null: "en"
     is_verified = fields.BooleanField(default=False)
     two_factor_enabled = fields.BooleanField(default=False)
     # Bumped whenever every earlier access token must stop working.

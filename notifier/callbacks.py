@@ -41,8 +41,11 @@ async def handle_status(
     """Apply a signed callback; False (nothing changed) when the signature does not hold."""
     if not signature_holds(settings, params, signature, query):
         return False
-    sid = params.get("MessageSid") or params.get("SmsSid") or ""
-    status = params.get("MessageStatus") or params.get("SmsStatus") or ""
+    # a call reports CallSid / CallStatus (issue 16)
+    sid = params.get("MessageSid") or params.get("SmsSid") or params.get("CallSid") or ""
+    status = (
+        params.get("MessageStatus") or params.get("SmsStatus") or params.get("CallStatus") or ""
+    )
     error = params.get("ErrorCode", "")
     code = int(error) if error.isdigit() else None
     await record_status(sid, status, code, wait_seconds=UNKNOWN_SID_WAIT_SECONDS)

@@ -86,6 +86,9 @@ QUEUED, SENDING, SENT, ABANDONED, SUPPRESSED, MERGED = (
     "merged",
 )
 DELIVERED, UNDELIVERED, FAILED = "delivered", "undelivered", "failed"
+# The channels a message can go by (issue 16); the sender gets the channel unless it is SMS.
+SMS, VOICE, WHATSAPP = "sms", "voice", "whatsapp"
+CHANNELS = (SMS, VOICE, WHATSAPP)
 FINAL = frozenset({ABANDONED, SUPPRESSED, DELIVERED, UNDELIVERED, FAILED, MERGED})
 NOTICES = sorted(a.value for a in Action if a not in CODE_ACTIONS)
 # A notice waits this long when the budget itself cannot be asked (fail closed).
@@ -100,6 +103,10 @@ CALLBACK_STATES = {
     "undelivered": UNDELIVERED,
     "failed": FAILED,
     "canceled": FAILED,
+    # a call's CallStatus: answered, or not
+    "completed": DELIVERED,
+    "busy": UNDELIVERED,
+    "no-answer": UNDELIVERED,
 }
 # Outcomes after which the provider may hold the message although we did not hear so.
 UNCERTAIN = frozenset({"unknown", "lost", "interrupted"})
@@ -133,6 +140,8 @@ class Outbox:
         send_before: datetime | None = None,
         minutes: int = 0,
         replaces: bool = True,
+        channel: str = SMS,
+        locale: str = "en",
         **extra: str,
     ) -> OutboxMessage:
         """Queue one message; call inside the transaction of the change that causes it.
@@ -144,7 +153,15 @@ class Outbox:
         if suppressed:
             body = None
         else:
-            body = self.templates.render(action, code=code, minutes=minutes, **extra)
+            if channel == VOICE:  # the body of a call is its TwiML
+                body = self.templates.voice(
+                    action, code=code, minutes=minutes, locale=locale, **extra
+                )
+            else:
+                body = self.templates.render(
+                    action, code=code, minutes=minutes, locale=locale, **extra
+                )
+            # a resend that switches channel ends the older code's message all the same
             if action in REPLACEABLE and replaces:  # the older code is dead: its SMS must not go
                 older = OutboxMessage.filter(action=action.value, phone=phone)
                 await older.filter(state=QUEUED).update(
@@ -157,6 +174,7 @@ class Outbox:
             phone=phone,
             body=body,
             state=SUPPRESSED if suppressed else QUEUED,
+            channel=channel,
             next_attempt_at=now(),
             send_before=send_before,
         )
@@ -375,11 +393,13 @@ class OutboxWorker:
                     await self._finish(message, SENT, "found", sid=sid)
                     return
                 uncertain = False
+            by = {} if (message.channel or SMS) == SMS else {"channel": message.channel}
             sid = await self.sender.send(
                 message.phone,
                 message.body or "",
                 action=message.action,
                 status_callback=self.status_callback,
+                **by,
             )
         except SendError as e:
             await self._failed(message, e, uncertain=uncertain or e.uncertain)
@@ -428,8 +448,9 @@ class OutboxWorker:
         if not isinstance(self.sender, Reconciler) or not message.body:
             return None
         try:
+            by = {} if (message.channel or SMS) == SMS else {"channel": message.channel}
             sids = await self.sender.find_sent(
-                message.phone, message.body, since=message.created_at - RECONCILE_MARGIN
+                message.phone, message.body, since=message.created_at - RECONCILE_MARGIN, **by
             )
         except SendError as e:
             if e.transient:

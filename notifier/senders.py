@@ -38,7 +38,10 @@ class SendError(Exception):
 class Sender(Protocol):
     async def send(
         self, to: str, body: str, *, action: str, status_callback: str | None
-    ) -> str | None: ...
+    ) -> str | None:
+        """An SMS; a sender with more channels also takes ``channel="voice" | "whatsapp"``
+        (the outbox passes it for those only, and to ``find_sent`` likewise)."""
+        ...
 
     async def close(self) -> None: ...
 
@@ -58,9 +61,9 @@ class ConsoleSender:
     """Development: each message, with its action type, written to the log."""
 
     async def send(
-        self, to: str, body: str, *, action: str, status_callback: str | None
+        self, to: str, body: str, *, action: str, status_callback: str | None, channel: str = "sms"
     ) -> str | None:
-        log.info("SMS to %s [%s]: %s", to, action, " / ".join(body.splitlines()))
+        log.info("%s to %s [%s]: %s", channel.upper(), to, action, " / ".join(body.splitlines()))
         return None
 
     async def close(self) -> None:

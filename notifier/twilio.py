@@ -31,8 +31,14 @@ T = TypeVar("T")
 # Twilio errors that no retry can fix (README "SMS delivery and Twilio"); any other 4xx
 # is final too.
 PERMANENT_CODES = frozenset({20003, 21211, 21212, 21408, 21606, 21610, 21611, 21612, 21614})
+# Calls (issue 16): 13223/13224 invalid number, 13225 forbidden destination, 13227 no
+# international permission, 21210 / 21215 caller id not verified / geo permission, 21217
+# invalid To. WhatsApp: 63003 the To address is not on WhatsApp, 63007 our sender is not a
+# WhatsApp sender, 63016 outside the 24-hour window without an approved template.
+PERMANENT_CODES |= {13223, 13224, 13225, 13227, 21210, 21215, 21217, 63003, 63007, 63016}
 # Among them, the ones an operator can fix (credentials, the sender): worth a manual retry.
-FIXABLE_CODES = frozenset({20003, 21212, 21606, 21611})
+FIXABLE_CODES = frozenset({20003, 21212, 21606, 21611, 21210, 63007, 63016})
+WHATSAPP = "whatsapp:"
 RATE_LIMITED_CODE = 20429
 # 5xx answers after which Twilio may still have accepted the message (503 means it did not).
 MAYBE_ACCEPTED_STATUS = frozenset({500, 502, 504})
@@ -105,6 +111,7 @@ class TwilioSender:
         messaging_service_sid: str = "",
         base_url: str = "https://api.twilio.com",
         timeout_seconds: float = 10.0,
+        whatsapp_from: str = "",
     ) -> None:
         self.http = BaseUrlHttpClient(base_url)
         self.client = Client(
@@ -113,6 +120,11 @@ class TwilioSender:
         # The SDK imports its API modules on first use (half a second, blocking): done here,
         # at start, not on the event loop in the middle of serving requests.
         self.messages = self.client.messages
+        self.calls = self.client.calls
+        # A call needs a number to call from (a Messaging Service cannot call); WhatsApp its
+        # own registered sender (TWILIO_WHATSAPP_FROM).
+        self.voice_from = from_number
+        self.whatsapp_from = whatsapp_from
         self.sender: dict[str, str] = (
             {"messaging_service_sid": messaging_service_sid}
             if messaging_service_sid
@@ -121,14 +133,33 @@ class TwilioSender:
         self.timeout = timeout_seconds
 
     async def send(
-        self, to: str, body: str, *, action: str, status_callback: str | None
+        self, to: str, body: str, *, action: str, status_callback: str | None, channel: str = "sms"
     ) -> str | None:
         extra = {"status_callback": status_callback} if status_callback else {}
-        create = self.messages.create_async(to=to, body=body, **self.sender, **extra)
+        if channel == "voice":
+            if not self.voice_from:
+                raise SendError("no TWILIO_FROM_NUMBER to call from", transient=False, fixable=True)
+            call = self.calls.create_async(to=to, from_=self.voice_from, twiml=body, **extra)
+            return str((await self._bounded(call)).sid)
+        if channel == "whatsapp":
+            if not self.whatsapp_from:
+                raise SendError("no TWILIO_WHATSAPP_FROM", transient=False, fixable=True)
+            create = self.messages.create_async(
+                to=WHATSAPP + to, from_=WHATSAPP + self.whatsapp_from, body=body, **extra
+            )
+        else:
+            create = self.messages.create_async(to=to, body=body, **self.sender, **extra)
         message = await self._bounded(create)
         return str(message.sid)
 
-    async def find_sent(self, to: str, body: str, *, since: datetime) -> list[str]:
+    async def find_sent(
+        self, to: str, body: str, *, since: datetime, channel: str = "sms"
+    ) -> list[str]:
+        if channel == "voice":  # a call has no body: any call to the phone since the try
+            calls = await self._bounded(self.calls.page_async(to=to, page_size=50))
+            return [str(c.sid) for c in calls if c.date_created is None or c.date_created >= since]
+        if channel == "whatsapp":
+            to = WHATSAPP + to
         page = await self._bounded(self.messages.page_async(to=to, page_size=50))
         return [
             str(m.sid)

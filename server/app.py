@@ -107,6 +107,7 @@ def make_sender(settings: Settings) -> Sender:
             messaging_service_sid=settings.twilio_messaging_service_sid,
             base_url=settings.twilio_api_base_url,
             timeout_seconds=settings.twilio_timeout_seconds,
+            whatsapp_from=settings.twilio_whatsapp_from,
         )
     return ConsoleSender()
 

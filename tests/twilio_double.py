@@ -25,6 +25,13 @@ The same controls are reachable over HTTP (``POST /_double/<control>`` with a JS
 ``GET /_double/messages``), so the double can also run by hand:
 ``uv run python -m tests.twilio_double --port 8010``.
 
+Issue 16, reach: the Calls API (``POST``/``GET .../Calls.json``: To, From, Twiml or Url,
+StatusCallback; a ``CA...`` sid; ``calls``, ``call_to``, ``wait_call``, ``call_callback``
+posting CallSid/CallStatus) with Twilio's call errors for unreachable numbers (To
++15005550001 -> 13224 invalid number, ...03 -> 21215 no geographic permission), and
+``whatsapp:`` addresses on the Messages API: a number not on WhatsApp (``not_on_whatsapp``)
+-> 63003, a From that is no WhatsApp sender -> 63007.
+
 ``AppProcess`` runs ``python main.py`` (the real server) in its own process group with
 SMS_BACKEND=twilio and TWILIO_API_BASE_URL pointing at a double; ``kill()`` is kill -9.
 """
@@ -85,6 +92,19 @@ ERROR_MESSAGES = {
     21612: "The 'To' phone number is not currently reachable via SMS.",
     21614: "'To' number is not a valid mobile number",
 }
+ERROR_MESSAGES.update(
+    {
+        13224: "Dial: Invalid phone number",
+        21201: "No 'To' number is specified",
+        21205: "Url parameter is required",
+        21213: "No 'From' number is specified",
+        21215: "Geo Permission configuration is not permitting call",
+        63003: "Channel could not find To address",
+        63007: "Twilio could not find a Channel with the specified From address",
+    }
+)
+MAGIC_CALL_TO = {"+15005550001": 13224, "+15005550003": 21215}
+WHATSAPP = "whatsapp:"
 HTTP_STATUS = {20003: 401, 20404: 404, 20429: 429, 20500: 500, 20503: 503}
 
 
@@ -145,6 +165,8 @@ class TwilioDouble:
         self.messages: list[Accepted] = []
         self.requests: list[Seen] = []
         self.callbacks: list[tuple[str, str, int]] = []  # (sid, status, answer)
+        self.calls: list[Accepted] = []  # body: the call's TwiML (or its Url)
+        self.not_on_whatsapp: set[str] = set()  # E.164 numbers WhatsApp does not know
         self._faults = _Faults()
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -190,6 +212,8 @@ class TwilioDouble:
         app.router.add_post(messages + ".json", self._create)
         app.router.add_get(messages + ".json", self._list)
         app.router.add_get(messages + "/{message_sid}.json", self._fetch)
+        app.router.add_post(API + "/Calls.json", self._create_call)
+        app.router.add_get(API + "/Calls.json", self._list_calls)
         app.router.add_post("/_double/{control}", self._control)
         app.router.add_get("/_double/messages", self._dump)
         self._runner = web.AppRunner(
@@ -380,6 +404,11 @@ class TwilioDouble:
             return 21603
         if not form.get("Body"):
             return 21602
+        if to.startswith(WHATSAPP) or sender.startswith(WHATSAPP):
+            if not sender.startswith(WHATSAPP):
+                return 63007
+            if not to.startswith(WHATSAPP) or to.removeprefix(WHATSAPP) in self.not_on_whatsapp:
+                return 63003
         with self._lock:
             refusal = self._faults.refusals.get(to)
         return refusal or MAGIC_FROM.get(sender) or MAGIC_TO.get(to)
@@ -474,6 +503,118 @@ class TwilioDouble:
             "subresource_uris": {"media": uri.replace(".json", "/Media.json")},
             "to": m.to,
             "uri": uri,
+        }
+
+    # --- the Calls API (issue 16) -----------------------------------------------------------
+
+    def call_to(self, phone: str) -> list[Accepted]:
+        with self._lock:
+            return [c for c in self.calls if c.to == phone]
+
+    async def wait_call(self, phone: str, count: int = 1, timeout: float = 10.0) -> list[Accepted]:
+        """At least ``count`` calls placed to ``phone`` (AssertionError after timeout)."""
+        deadline = time.monotonic() + timeout
+        while len(found := self.call_to(phone)) < count:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{len(found)} of {count} calls to {phone} placed")
+            await asyncio.sleep(0.02)
+        return found
+
+    def call_callback(self, sid: str, status: str, *, error_code: int | None = None) -> int:
+        """POST a signed call status callback (CallSid, CallStatus) as Twilio would."""
+        call = next(c for c in self.calls if c.sid == sid)
+        params = {
+            "AccountSid": self.account_sid,
+            "ApiVersion": "2010-04-01",
+            "CallSid": sid,
+            "CallStatus": status,
+            "Direction": "outbound-api",
+            "From": call.sender,
+            "To": call.to,
+        }
+        if error_code is not None:
+            params["ErrorCode"] = str(error_code)
+        headers = {"X-Twilio-Signature": sign(call.status_callback, params, self.auth_token)}
+        with httpx.Client(trust_env=False, timeout=10) as client:
+            answer = client.post(call.status_callback, data=params, headers=headers)
+        self.callbacks.append((sid, status, answer.status_code))
+        return answer.status_code
+
+    async def _create_call(self, request: web.Request) -> web.Response:
+        refused = self._authenticate(request)
+        if refused is not None:
+            return refused
+        form = await request.post()
+        to, sender = str(form.get("To", "")), str(form.get("From", ""))
+        twiml = str(form.get("Twiml", "") or form.get("Url", ""))
+        status, _, delay = self._fault_for(to)
+        if delay:
+            await asyncio.sleep(delay)
+        if status is not None:
+            self._seen(to, status)
+            code = {429: 20429, 500: 20500, 503: 20503, 504: 20504}.get(status, status)
+            return web.json_response(error_body(code, status), status=status)
+        with self._lock:
+            refusal = self._faults.refusals.get(to)
+        code = (
+            (21201 if not to else None)
+            or (21213 if not sender else None)
+            or (21205 if not twiml else None)
+            or refusal
+            or MAGIC_FROM.get(sender)
+            or MAGIC_CALL_TO.get(to)
+        )
+        if code is not None:
+            self._seen(to, 400)
+            return web.json_response(error_body(code, 400), status=400)
+        call = Accepted(
+            sid="CA" + secrets.token_hex(16),
+            to=to,
+            sender=sender,
+            body=twiml,
+            status_callback=str(form.get("StatusCallback", "")),
+            created=datetime.now(UTC),
+        )
+        with self._lock:
+            self.calls.append(call)
+        self._seen(to, 201)
+        return web.json_response(self._call_json(call), status=201)
+
+    async def _list_calls(self, request: web.Request) -> web.Response:
+        refused = self._authenticate(request)
+        if refused is not None:
+            return refused
+        to = request.query.get("To")
+        size = int(request.query.get("PageSize", "50"))
+        with self._lock:
+            found = [c for c in reversed(self.calls) if to is None or c.to == to][:size]
+        uri = request.path
+        page = {
+            "calls": [self._call_json(c) for c in found],
+            "end": max(len(found) - 1, 0),
+            "first_page_uri": f"{uri}?PageSize={size}&Page=0",
+            "next_page_uri": None,
+            "page": 0,
+            "page_size": size,
+            "previous_page_uri": None,
+            "start": 0,
+            "uri": f"{uri}?PageSize={size}&Page=0",
+        }
+        return web.json_response(page)
+
+    def _call_json(self, c: Accepted) -> dict[str, Any]:
+        date = format_datetime(c.created)
+        return {
+            "account_sid": self.account_sid,
+            "api_version": "2010-04-01",
+            "date_created": date,
+            "date_updated": date,
+            "direction": "outbound-api",
+            "from": c.sender,
+            "sid": c.sid,
+            "status": "queued",
+            "to": c.to,
+            "uri": f"{API.format(sid=self.account_sid)}/Calls/{c.sid}.json",
         }
 
     # --- controls over HTTP (running by hand) --------------------------------------------
