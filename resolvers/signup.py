@@ -139,7 +139,7 @@ async def verify(
         await deps.outbox.enqueue(Action.SIGNUP_VERIFIED, phone)
         return await tokens.start_session(deps.tokens, user)
 
-    session = await codes.check(deps.codes, row, code, complete)
+    session = await codes.check(deps.codes, row, code, complete, serialize=f"signup:{phone}")
     deps.wake_outbox()
     return session
 
