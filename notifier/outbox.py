@@ -40,8 +40,8 @@ behind an older one to its phone, so notices arrive in the order written. When a
 that had to wait is admitted, it absorbs the later notices queued for the same phone, held
 or new, up to the first one not queued, with one guarded UPDATE each (queued -> merged),
 and their texts go out in its one SMS (a repeated text once, at its last place, so
-"two-step login turned on ... off" ends with the current state). The merged text is stored on the sending message
-before the send, so a retry after a failure sends the same text and the absorbed notices are
+"two-step login turned on ... off" ends with the current state). The merged text is stored
+on the sending message before the send, so a retry after a failure sends the same text and the absorbed notices are
 never lost; one SMS is one unit of budget, so a burst of notices (12 two-factor toggles)
 sends at most what the budget allows, and the rest arrives together once it has room. Codes
 are counted when they are asked for (resolvers.guards.sms_budget), not again here, and so is
