@@ -39,13 +39,13 @@ budget has room (its try count unchanged), never dropped; a newer notice waits t
 behind an older one to its phone, so notices arrive in the order written. When a notice
 that had to wait is admitted, it absorbs the later notices queued for the same phone, held
 or new, up to the first one not queued, with one guarded UPDATE each (queued -> merged),
-and their texts go out in its one SMS (a repeated text once, at its last place, so
-"two-step login turned on ... off" ends with the current state). The merged text is stored
-on the sending message before the send, so a retry after a failure sends the same text and the absorbed notices are
-never lost; one SMS is one unit of budget, so a burst of notices (12 two-factor toggles)
-sends at most what the budget allows, and the rest arrives together once it has room. Codes
-are counted when they are asked for (resolvers.guards.sms_budget), not again here, and so is
-``signup_existing`` (notifier.actions.COUNTED_AT_REQUEST).
+and their texts go out in its one SMS (a repeated text once, at its last place, so "two-
+step login turned on ... off" ends with the current state). The merged text is stored on
+the sending message before the send, so a retry after a failure sends the same text and the
+absorbed notices are never lost; one SMS is one unit of budget, so a burst of notices (12
+two-factor toggles) sends at most what the budget allows, and the rest arrives together
+once it has room. Codes are counted when they are asked for (resolvers.guards.sms_budget),
+not again here, and so is ``signup_existing`` (notifier.actions.COUNTED_AT_REQUEST).
 
 Bodies hold codes: they are cleared once a message is final. Only an abandoned notice
 (no code in it) that an operator could still send keeps its body for ``--retry``.
