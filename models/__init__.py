@@ -6,6 +6,8 @@ from tortoise.backends.base.config_generator import expand_db_url
 
 from models.code import VerificationCode
 from models.outbox import MessageAttempt, OutboxMessage
+from models.second_factor import RecoveryCode, TotpCredential
+from models.security_event import SecurityEvent
 from models.session import AuthSession, RefreshToken
 from models.user import User
 
@@ -13,12 +15,22 @@ __all__ = [
     "AuthSession",
     "MessageAttempt",
     "OutboxMessage",
+    "RecoveryCode",
     "RefreshToken",
+    "SecurityEvent",
+    "TotpCredential",
     "User",
     "VerificationCode",
 ]
 
-MODULES = ["models.user", "models.code", "models.session", "models.outbox"]
+MODULES = [
+    "models.user",
+    "models.code",
+    "models.session",
+    "models.outbox",
+    "models.second_factor",
+    "models.security_event",
+]
 
 
 def tortoise_config(database_url: str) -> dict[str, object]:

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import strawberry
 
-from resolvers import account, identity, reset, sessions, signup
+from resolvers import account, identity, reset, second_factors, sessions, signup
 from resolvers.errors import AuthRequired, DomainError, RateLimitExceeded
 from schema import inputs as i
 from schema import results as r
@@ -21,9 +21,11 @@ from schema.types import (
     NotAuthenticated,
     PasswordChanged,
     PasswordReset,
+    RecoveryCodes,
     ResetCodeSent,
     SecondFactorRequired,
     Session,
+    TotpSetup,
     TwoFactorUpdated,
     User,
     VerificationSent,
@@ -348,3 +350,89 @@ class Mutation:
         except DomainError as e:
             return to_result(e)
         return AccountDeleted(message="Account deleted.")
+
+    # --- issue 14: second factors beyond SMS -----------------------------------------------
+
+    @strawberry.mutation(
+        description="Start enrolling an authenticator app (logged in; asks for the password): "
+        "answers a new secret and its `otpauth://` URI, shown once. Next: `confirmTotp`."
+    )
+    async def setup_totp(
+        self,
+        info: Info,
+        current_password: Annotated[
+            str, strawberry.argument(description="The current password, to confirm.")
+        ],
+    ) -> r.SetupTotpResult:
+        ctx = info.context
+        caller = await ctx.caller()
+        if caller is None:
+            return NOT_AUTHENTICATED
+        try:
+            made = await second_factors.setup(ctx.deps, caller, current_password)
+        except DomainError as e:
+            return to_result(e)
+        return TotpSetup(secret=made.secret, otpauth_uri=made.otpauth_uri)
+
+    @strawberry.mutation(
+        description="Turn the authenticator app on with a code it shows for the secret from "
+        "`setupTotp`; answers the first ten recovery codes (shown once; sends a notice)."
+    )
+    async def confirm_totp(
+        self,
+        info: Info,
+        code: Annotated[str, strawberry.argument(description="The 6 digits the app shows.")],
+    ) -> r.ConfirmTotpResult:
+        ctx = info.context
+        caller = await ctx.caller()
+        if caller is None:
+            return NOT_AUTHENTICATED
+        try:
+            codes = await second_factors.confirm(ctx.deps, ctx.client, caller, code)
+        except DomainError as e:
+            return to_result(e)
+        return RecoveryCodes(codes=codes)
+
+    @strawberry.mutation(
+        description="Turn the authenticator app off and end the recovery codes (logged in; "
+        "asks for the password; sends a notice)."
+    )
+    async def disable_totp(
+        self,
+        info: Info,
+        current_password: Annotated[
+            str, strawberry.argument(description="The current password, to confirm.")
+        ],
+    ) -> r.DisableTotpResult:
+        ctx = info.context
+        caller = await ctx.caller()
+        if caller is None:
+            return NOT_AUTHENTICATED
+        try:
+            user = await second_factors.disable(ctx.deps, ctx.client, caller, current_password)
+        except DomainError as e:
+            return to_result(e)
+        return TwoFactorUpdated(user=User.of(user))
+
+    @strawberry.mutation(
+        description="Make ten new recovery codes, shown once; the old ones stop working "
+        "(logged in; asks for the password; sends a notice)."
+    )
+    async def regenerate_recovery_codes(
+        self,
+        info: Info,
+        current_password: Annotated[
+            str, strawberry.argument(description="The current password, to confirm.")
+        ],
+    ) -> r.RegenerateRecoveryCodesResult:
+        ctx = info.context
+        caller = await ctx.caller()
+        if caller is None:
+            return NOT_AUTHENTICATED
+        try:
+            codes = await second_factors.regenerate_recovery_codes(
+                ctx.deps, ctx.client, caller, current_password
+            )
+        except DomainError as e:
+            return to_result(e)
+        return RecoveryCodes(codes=codes)

@@ -70,7 +70,16 @@ class GraphQLApp(GraphQL[Context, None]):
 
     async def get_context(self, request: Any, response: Any) -> Context:
         client = request.client.host if request.client else "unknown"
-        return Context(deps=self.deps, request=request, client=Client(client_key(client)))
+        user_agent = request.headers.get("user-agent") or None
+        return Context(
+            deps=self.deps,
+            request=request,
+            client=Client(
+                client_key(client),
+                ip_address=client if request.client else None,
+                user_agent=user_agent[:200] if user_agent else None,
+            ),
+        )
 
 
 def make_sender(settings: Settings) -> Sender:
