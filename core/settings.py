@@ -169,6 +169,18 @@ class Settings(BaseSettings):
     unverified_ttl_seconds: int = Field(
         default=86_400, description="how long an unverified signup holds its phone"
     )
+    # --- issue 15, the front door: trusted documents, GraphiQL's own assets ---------------
+    trusted_documents: Literal["off", "allow", "only"] = Field(
+        default="allow",
+        description="off, allow (text or a documentId) or only (the manifest's documents; "
+        "recommended in production)",
+    )
+    graphiql_assets: str = Field(
+        default="",
+        description="GraphiQL's fetched assets (empty: clients/graphiql/node_modules; "
+        "absent: the CDN)",
+    )
+    # --- end of issue 15's block -----------------------------------------------------------
 
     # --- options added by other tasks in the old style, ported by the lead ----------------
 

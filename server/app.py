@@ -20,7 +20,6 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
-from strawberry.asgi import GraphQL
 from tortoise import Tortoise
 from tortoise.contrib.starlette import RegisterTortoise
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
@@ -43,20 +42,31 @@ from schema.context import Context
 from schema.graphql import build_schema, decode_request_json
 from server.background import housekeeping, maintain
 from server.callbacks import status_route
+from server.graphiql import GraphiQLPage
+from server.graphql_http import GraphQLOverHTTP
 from server.http import BodyLimit, health_routes, metrics_route
 from server.logs import configure_logging, quieted
 from server.memory import one_malloc_arena
 from server.observability import RequestLog, observe
 from server.supervisor import stop_with_supervisor
+from server.trusted_documents import TrustedDocuments
 
 MAX_BODY_BYTES = 1024 * 1024
 SPA_FOLDER = Path(__file__).resolve().parent.parent / "clients" / "spa"
 
 
-class GraphQLApp(GraphQL[Context, None]):
-    """Strawberry over Starlette with our typed context; no mutations over GET."""
+class GraphQLApp(GraphQLOverHTTP):
+    """Strawberry over Starlette with our typed context, speaking GraphQL over HTTP by the
+    spec (server/graphql_http.py); no mutations over GET."""
 
-    def __init__(self, deps: Deps, *, production: bool) -> None:
+    def __init__(
+        self,
+        deps: Deps,
+        *,
+        production: bool,
+        documents: TrustedDocuments | None = None,
+        graphiql: GraphiQLPage | None = None,
+    ) -> None:
         super().__init__(
             observe(build_schema(production=production)),
             graphql_ide=None if production else "graphiql",
@@ -64,6 +74,8 @@ class GraphQLApp(GraphQL[Context, None]):
             multipart_uploads_enabled=False,
         )
         self.deps = deps
+        self.documents = documents or TrustedDocuments("allow")
+        self.graphiql = graphiql
 
     def decode_json(self, data: str | bytes) -> object:
         return decode_request_json(data)  # 400, never a 500, for JSON that is no request
@@ -99,6 +111,7 @@ def make_sender(settings: Settings) -> Sender:
 
 def create_app(settings: Settings, *, sender: Sender | None = None) -> Starlette:
     deps = build_deps(settings)
+    graphiql = None if settings.production else GraphiQLPage(settings.graphiql_assets)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -140,9 +153,14 @@ def create_app(settings: Settings, *, sender: Sender | None = None) -> Starlette
             status_route(settings),  # parses its form itself: no python-multipart needed
             Route(
                 "/graphql",
-                GraphQLApp(deps, production=settings.production),
-                methods=["GET", "POST"],
-            ),
+                GraphQLApp(
+                    deps,
+                    production=settings.production,
+                    documents=TrustedDocuments(settings.trusted_documents),
+                    graphiql=graphiql,
+                ),
+            ),  # every method: the view answers 405 as GraphQL JSON
+            *(graphiql.routes() if graphiql else []),
             *_static_routes(settings),
         ],
         middleware=_middleware(settings),

@@ -64,7 +64,8 @@ class BodyLimit:
 
 
 async def _too_large(scope: Scope, receive: Receive, send: Send) -> None:
-    response = PlainTextResponse("Request body too large", status_code=413)
+    # A GraphQL JSON response, as every other error answer of /graphql is.
+    response = JSONResponse({"errors": [{"message": "Request body too large"}]}, status_code=413)
     await response(scope, receive, send)
 
 

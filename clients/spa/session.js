@@ -160,8 +160,9 @@ document.addEventListener("visibilitychange", () => {
 });
 
 async function post(name, variables, token) {
-  const query = operations[name];
-  if (!query) throw new ApiFault(`unknown operation ${name}`);
+  // A trusted document: its id, never its text (the server may run TRUSTED_DOCUMENTS=only).
+  const documentId = operations.DOCUMENT_IDS[name];
+  if (!documentId) throw new ApiFault(`unknown operation ${name}`);
   const headers = { "Content-Type": "application/json" };
   if (token) headers.Authorization = `Bearer ${token}`;
   let response;
@@ -169,7 +170,7 @@ async function post(name, variables, token) {
     response = await fetch(API_URL, {
       method: "POST",
       headers,
-      body: JSON.stringify({ query, variables, operationName: name }),
+      body: JSON.stringify({ documentId, variables, operationName: name }),
       credentials: "omit",
       cache: "no-store",
     });

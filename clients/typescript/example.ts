@@ -1,12 +1,14 @@
-// A small typed client for phonegate over fetch, using the types graphql-codegen generates
-// from schema.graphql and clients/operations/*.graphql (generated/graphql.ts, not committed).
+// The walkthrough with phonegate-client (src/): every flow, signup to deleteAccount, typed
+// by the documents graphql-codegen generates from schema.graphql and clients/operations/.
 //
-// It is type-checked in CI (`tsc --noEmit`, .ci/typescript), so a schema change that breaks
-// TypeScript clients fails there: a result union that gains a member no client handles, a
-// new error type without advice below, a renamed field or argument.
-
-import type { TypedDocumentNode } from "@graphql-typed-document-node/core";
-import { print } from "graphql";
+// Type-checked and run in CI: `npm run build` (tsc) fails when a schema change breaks
+// TypeScript clients (a result union that gains a member no client handles, a new error type
+// without advice, a renamed field or argument), and tests/test_client_typescript.py runs it
+// with Node against a started server:
+//
+//   node dist/example.js http://127.0.0.1:8000/graphql +14155550142 +14155550143 <code>
+//
+// (the code: a server with TEST_PHONE_CODES gives both phones that fixed code).
 
 import {
   ChangeIdentityDocument,
@@ -16,6 +18,8 @@ import {
   LoginDocument,
   LogoutDocument,
   MeDocument,
+  Phonegate,
+  PhonegateError,
   RefreshSessionDocument,
   RequestResetDocument,
   ResendVerificationDocument,
@@ -25,69 +29,8 @@ import {
   UsernameAvailableDocument,
   VerifyLoginDocument,
   VerifyPhoneDocument,
-} from "./generated/graphql.js";
-
-/** Every error type of the schema and what a client should do about it (README table). */
-export const ADVICE = {
-  InvalidInput: "Show the message next to `field`; let the person fix it and retry.",
-  WeakPassword: "Ask for another password; the message says what was wrong.",
-  UsernameTaken: "Ask for another username (check with usernameAvailable).",
-  PhoneTaken: "The phone belongs to another account: use another number.",
-  InvalidCode: "Let the person retype the code; each wrong guess counts.",
-  CodeExpired: "Ask for a new code (resend / request again), then use that.",
-  TooManyAttempts: "The code is dead: ask for a new one after the resend wait.",
-  RateLimited: "Wait retryAfterSeconds, then retry; show the wait.",
-  InvalidCredentials: "Let the person retype; offer a password reset.",
-  PhoneNotVerified: "Resend the signup code and verify the phone, then log in.",
-  NotAuthenticated: "Refresh the access token or log in again, then retry.",
-  InvalidToken: "Forget the tokens or challenge and log in again.",
-} as const;
-
-export type ErrorTypename = keyof typeof ADVICE;
-export type Failure = { __typename: ErrorTypename; message: string };
-
-export class PhonegateError extends Error {
-  constructor(readonly failure: Failure) {
-    super(`${failure.__typename}: ${failure.message} (${ADVICE[failure.__typename]})`);
-  }
-}
-
-export class Phonegate {
-  constructor(
-    private readonly url: string,
-    public accessToken: string | null = null,
-  ) {}
-
-  async call<Result, Variables>(
-    document: TypedDocumentNode<Result, Variables>,
-    variables: Variables,
-  ): Promise<Result> {
-    const headers: Record<string, string> = { "Content-Type": "application/json" };
-    if (this.accessToken) headers.Authorization = `Bearer ${this.accessToken}`;
-    const response = await fetch(this.url, {
-      method: "POST",
-      headers,
-      body: JSON.stringify({ query: print(document), variables }),
-    });
-    const body = (await response.json()) as { data?: Result; errors?: { message: string }[] };
-    if (body.errors?.length || !body.data) {
-      throw new Error(body.errors?.map((e) => e.message).join("; ") ?? `HTTP ${response.status}`);
-    }
-    return body.data;
-  }
-}
-
-/**
- * The member `wanted` of a result union; any other member must be a known error type and is
- * thrown. A union that gains a member that is neither fails to type-check here.
- */
-export function expectMember<K extends string, T extends Failure | { __typename: K }>(
-  answer: T,
-  wanted: K,
-): Extract<T, { __typename: K }> {
-  if (answer.__typename === wanted) return answer as Extract<T, { __typename: K }>;
-  throw new PhonegateError(answer as Failure);
-}
+  expectMember,
+} from "./src/index.js";
 
 /** Every flow, signup to deleteAccount; `readCode` gets the code the person received. */
 export async function walkthrough(
@@ -192,5 +135,18 @@ export async function logIn(
     }
     default:
       throw new PhonegateError(answer);
+  }
+}
+
+declare const process: { argv: string[]; exitCode?: number };
+
+if (process.argv[1]?.endsWith("example.js")) {
+  const [url, phone, newPhone, code] = process.argv.slice(2);
+  if (!url || !phone || !newPhone || !code) {
+    console.error("usage: node dist/example.js <graphql url> <phone> <new phone> <code>");
+    process.exitCode = 2;
+  } else {
+    await walkthrough(new Phonegate(url), phone, newPhone, async () => code);
+    console.log("walkthrough done");
   }
 }

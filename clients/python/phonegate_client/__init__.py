@@ -41,13 +41,6 @@ from .delete_account import (
     DeleteAccountDeleteAccountInvalidCredentials,
     DeleteAccountDeleteAccountNotAuthenticated,
 )
-from .exceptions import (
-    GraphQLClientError,
-    GraphQLClientGraphQLError,
-    GraphQLClientGraphQLMultiError,
-    GraphQLClientHttpError,
-    GraphQLClientInvalidResponseError,
-)
 from .input_types import (
     ChangeIdentityInput,
     ChangePasswordInput,
@@ -173,11 +166,6 @@ __all__ = [
     "DeleteAccountDeleteAccountInvalidCredentials",
     "DeleteAccountDeleteAccountNotAuthenticated",
     "DeleteAccountInput",
-    "GraphQLClientError",
-    "GraphQLClientGraphQLError",
-    "GraphQLClientGraphQLMultiError",
-    "GraphQLClientHttpError",
-    "GraphQLClientInvalidResponseError",
     "Login",
     "LoginInput",
     "LoginLoginInvalidCredentials",
