@@ -13,7 +13,8 @@ from tortoise.transactions import in_transaction
 from core.clock import now
 from models import RecoveryCode, TotpCredential, User
 from notifier.actions import Action
-from resolvers import events, guards, totp
+from notifier.outbox import Outbox
+from resolvers import events, guards, tokens, totp
 from resolvers.deps import Client, Deps
 from resolvers.errors import CodeInvalid
 from resolvers.sessions import Caller, check_password
@@ -118,3 +119,22 @@ async def methods(user: User) -> list[str]:
     if await totp.totp_enabled(user.id):
         out += ["totp", "recovery_code"]
     return out
+
+
+OPERATOR = Client("operator", ip_address=None, user_agent="operator: main.py disable-totp")
+
+
+async def operator_disable(deps_outbox: Outbox, phone: str) -> User | None:
+    """For a person who lost both the authenticator app and the recovery codes, after an
+    operator checked their identity outside phonegate: TOTP off, recovery codes and every
+    session ended, recorded and told by SMS. None if no verified account has the phone."""
+    user = await User.get_or_none(phone=phone, is_verified=True)
+    if user is None:
+        return None
+    async with in_transaction():
+        await TotpCredential.filter(user_id=user.id).delete()
+        await RecoveryCode.filter(user_id=user.id).delete()
+        await tokens.end_all_sessions(user)
+        await events.record(user.id, events.TOTP_DISABLED, OPERATOR)
+        await deps_outbox.enqueue(Action.TOTP_CHANGED, user.phone, state="off")
+    return user

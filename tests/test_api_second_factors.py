@@ -3,16 +3,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
+import subprocess
+import sys
 import time
 from typing import Any
 
 import pyotp
 
+from core.masking import mask_phone
 from models import RecoveryCode, SecurityEvent, TotpCredential
 from tests import documents as d
-from tests.conftest import random_client, signup_verified
+from tests.conftest import TEST_SECRET, random_client, signup_verified
 from tests.support import STRONG_PASSWORD, Api
+from tests.twilio_double import NO_PROXY, ROOT
 
 AGENT = "Mozilla/5.0 (phonegate tests) " + "x" * 300  # longer than the 200 kept
 
@@ -244,3 +250,54 @@ async def test_no_secret_or_code_reaches_a_log_line_an_event_or_a_message(api, c
         assert value not in caplog.text
         assert value not in repr(stored)
         assert value not in sent
+
+
+def operator_command(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        **NO_PROXY,
+        "APP_ENV": "test",
+        "DATABASE_URL": database_url,
+        "JWT_SECRET": TEST_SECRET,
+    }
+    return subprocess.run(
+        [sys.executable, "main.py", "disable-totp", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+async def test_the_operator_command_turns_totp_off_for_one_who_lost_both_factors(api, database_url):
+    # given an account with TOTP on, logged in
+    session = await signup_verified(api)
+    phone = session["user"]["phone"]
+    secret, codes = await enrol(api, session)
+    # when an operator runs the command (after checking the identity elsewhere)
+    run = await asyncio.to_thread(
+        operator_command, database_url, "--phone", phone, "--reason", "ticket 42: ID checked"
+    )
+    # then TOTP is off, the codes and sessions ended, the history and the phone told
+    assert run.returncode == 0, run.stderr
+    assert phone not in run.stdout and mask_phone(phone) in run.stdout
+    assert "ticket 42: ID checked" in run.stderr  # the log line, with the reason
+    for value in (secret, *codes):
+        assert value not in run.stdout + run.stderr
+    assert await me(api, session) is None  # the session ended
+    login = await api.run(d.LOGIN, {"input": {"identifier": phone, "password": STRONG_PASSWORD}})
+    assert login["__typename"] == "Session"
+    state = await me(api, login)
+    assert state["totpEnabled"] is False and state["recoveryCodesLeft"] == 0
+    assert state["securityEvents"][0]["kind"] == "totp_disabled"
+    assert state["securityEvents"][0]["userAgent"].startswith("operator")
+    assert "off" in (await api.sms.wait(phone, "totp_changed", count=2, timeout=10)).body
+    # and an unknown phone or a missing reason changes nothing
+    unknown = await asyncio.to_thread(
+        operator_command, database_url, "--phone", "+14155550100", "--reason", "x"
+    )
+    no_reason = await asyncio.to_thread(
+        operator_command, database_url, "--phone", phone, "--reason", " "
+    )
+    assert unknown.returncode == 1 and no_reason.returncode == 2
