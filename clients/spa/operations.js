@@ -44,12 +44,35 @@ mutation ConfirmIdentityChange($code: String!) {
 }
 `;
 
+export const ConfirmTotp = `# Turn the authenticator app on with a code it shows; answers ten recovery codes, shown once.
+# Needs "Authorization: Bearer <accessToken>".
+mutation ConfirmTotp($code: String!) {
+  confirmTotp(code: $code) {
+    __typename
+    ... on MutationError { message }
+    ... on RateLimited { retryAfterSeconds }
+    ... on RecoveryCodes { codes }
+  }
+}
+`;
+
 export const DeleteAccount = `# Delete the account and every session (logged in; asks for the password).
 mutation DeleteAccount($input: DeleteAccountInput!) {
   deleteAccount(input: $input) {
     __typename
     ... on MutationError { message }
     ... on AccountDeleted { message }
+  }
+}
+`;
+
+export const DisableTotp = `# Turn the authenticator app off and end the recovery codes. Needs "Authorization: Bearer <accessToken>".
+mutation DisableTotp($currentPassword: String!) {
+  disableTotp(currentPassword: $currentPassword) {
+    __typename
+    ... on MutationError { message }
+    ... on RateLimited { retryAfterSeconds }
+    ... on TwoFactorUpdated { user { id totpEnabled recoveryCodesLeft } }
   }
 }
 `;
@@ -103,6 +126,17 @@ mutation RefreshSession($refreshToken: String!) {
 }
 `;
 
+export const RegenerateRecoveryCodes = `# Ten new recovery codes, shown once; the old ones stop working. Needs "Authorization: Bearer <accessToken>".
+mutation RegenerateRecoveryCodes($currentPassword: String!) {
+  regenerateRecoveryCodes(currentPassword: $currentPassword) {
+    __typename
+    ... on MutationError { message }
+    ... on RateLimited { retryAfterSeconds }
+    ... on RecoveryCodes { codes }
+  }
+}
+`;
+
 export const RequestReset = `# Forgotten password: a reset_password code goes to the phone if it has an account.
 mutation RequestReset($phone: String!) {
   requestReset(phone: $phone) {
@@ -139,6 +173,17 @@ mutation ResetPassword($input: ResetPasswordInput!) {
 }
 `;
 
+export const SecurityActivity = `# The caller's second factors and recent security history (newest first); null without a valid access token.
+query SecurityActivity($first: Int! = 20) {
+  me {
+    id
+    totpEnabled
+    recoveryCodesLeft
+    securityEvents(first: $first) { kind at ipAddress userAgent }
+  }
+}
+`;
+
 export const SetTwoFactor = `# Turn two-factor login on or off. Needs "Authorization: Bearer <accessToken>".
 mutation SetTwoFactor($input: SetTwoFactorInput!) {
   setTwoFactor(input: $input) {
@@ -146,6 +191,18 @@ mutation SetTwoFactor($input: SetTwoFactorInput!) {
     ... on MutationError { message }
     ... on RateLimited { retryAfterSeconds }
     ... on TwoFactorUpdated { user { id phone username isVerified pendingPhone twoFactorEnabled createdAt } }
+  }
+}
+`;
+
+export const SetupTotp = `# Start enrolling an authenticator app: a new secret and its otpauth:// URI (show it as a QR
+# code), shown once. Needs "Authorization: Bearer <accessToken>". Next: ConfirmTotp.
+mutation SetupTotp($currentPassword: String!) {
+  setupTotp(currentPassword: $currentPassword) {
+    __typename
+    ... on MutationError { message }
+    ... on RateLimited { retryAfterSeconds }
+    ... on TotpSetup { secret otpauthUri }
   }
 }
 `;
@@ -205,15 +262,20 @@ export const DOCUMENT_IDS = {
   ChangeIdentity: "sha256:9893cf77b64b2bfbbdf88cdfc52e21d817022e6b558f9edd9a386533e4ea3f0d",
   ChangePassword: "sha256:fac2857c886db061d33850ef6430b67332f4654945c3f7c6fb214924d71a5515",
   ConfirmIdentityChange: "sha256:0f7ed49caff5d38931c6ab162d94e55cc7e94ea9880796a2d3cceaf3989f7976",
+  ConfirmTotp: "sha256:b9763ba1ca3120788271bebb341d5b236fdda07bad63104f6d1d400232795462",
   DeleteAccount: "sha256:d9eec6bd7b1c36047a233c190a8d7c5b190873ea1fd6befef6203baed208fc8e",
+  DisableTotp: "sha256:b4778df194e9a376e8148e5148ba0246adcd680acee06e632bd860c5d582b914",
   Login: "sha256:e225ef01a3bc3f30903da8e3e24414e69287585153a4d098d7701eaf665f1a2a",
   Logout: "sha256:2d76c8bafdd958d75d1185e23a598942e03b10ef963996e3e5df733aa7990c6a",
   Me: "sha256:5f94d770344d9d520aeaf29fbee188a268fc81d0afae074641571a9d33ee482b",
   RefreshSession: "sha256:bf6443d94ff005521eb0157c38c135cb139e51a0a51d38035a42158328104d11",
+  RegenerateRecoveryCodes: "sha256:1d7f09e79cde286d696cf33775d1c4f67da8d87d6ac21f0e964d3401c627d4b6",
   RequestReset: "sha256:f23172e4d056001d8bfc049c6464aa21e1b1ebe3101a5ee5d632e9fe3384d377",
   ResendVerification: "sha256:8abe9cc797a8af9080cfed12d1a0d7d0d5ad689f485a5940664dd0b672fde4de",
   ResetPassword: "sha256:7b7bf8612f35c1ed48a4234b153fb914f785e1289c650cd0650ba1801d87c4bb",
+  SecurityActivity: "sha256:5461f5f6939a2add5442feead19db4675cde887d27c2246fc6c69d5dd57d7f99",
   SetTwoFactor: "sha256:6a12d457f609449aaa0b43ab9a027e2dd44a3018460461f3e79a50751b3a9174",
+  SetupTotp: "sha256:e8b9e8cfbf5e6b8c3c36ba3348e7b6218d0915e2db13251b6d2356adc17382ec",
   Signup: "sha256:ae6b5c3898a46ce1c8005778f00114854ee5859fc0e004c12c4a8dc1bcffb7f2",
   UsernameAvailable: "sha256:0b3333afc2bc3156791d21fddba9cc956263f7c7f7b1763e386161b75d90e99b",
   VerifyLogin: "sha256:f7ddb99bbd0e6fc03045ae93bccd78ba3207ff561e7a68e06da54f295b441991",

@@ -35,11 +35,26 @@ from .confirm_identity_change import (
     ConfirmIdentityChangeConfirmIdentityChangeTooManyAttempts,
     ConfirmIdentityChangeConfirmIdentityChangeUsernameTaken,
 )
+from .confirm_totp import (
+    ConfirmTotp,
+    ConfirmTotpConfirmTotpInvalidCode,
+    ConfirmTotpConfirmTotpNotAuthenticated,
+    ConfirmTotpConfirmTotpRateLimited,
+    ConfirmTotpConfirmTotpRecoveryCodes,
+)
 from .delete_account import (
     DeleteAccount,
     DeleteAccountDeleteAccountAccountDeleted,
     DeleteAccountDeleteAccountInvalidCredentials,
     DeleteAccountDeleteAccountNotAuthenticated,
+)
+from .disable_totp import (
+    DisableTotp,
+    DisableTotpDisableTotpInvalidCredentials,
+    DisableTotpDisableTotpNotAuthenticated,
+    DisableTotpDisableTotpRateLimited,
+    DisableTotpDisableTotpTwoFactorUpdated,
+    DisableTotpDisableTotpTwoFactorUpdatedUser,
 )
 from .input_types import (
     ChangeIdentityInput,
@@ -70,6 +85,13 @@ from .refresh_session import (
     RefreshSessionRefreshSessionSession,
     RefreshSessionRefreshSessionSessionUser,
 )
+from .regenerate_recovery_codes import (
+    RegenerateRecoveryCodes,
+    RegenerateRecoveryCodesRegenerateRecoveryCodesInvalidCredentials,
+    RegenerateRecoveryCodesRegenerateRecoveryCodesNotAuthenticated,
+    RegenerateRecoveryCodesRegenerateRecoveryCodesRateLimited,
+    RegenerateRecoveryCodesRegenerateRecoveryCodesRecoveryCodes,
+)
 from .request_reset import (
     RequestReset,
     RequestResetRequestResetInvalidInput,
@@ -92,6 +114,11 @@ from .reset_password import (
     ResetPasswordResetPasswordTooManyAttempts,
     ResetPasswordResetPasswordWeakPassword,
 )
+from .security_activity import (
+    SecurityActivity,
+    SecurityActivityMe,
+    SecurityActivityMeSecurityEvents,
+)
 from .set_two_factor import (
     SetTwoFactor,
     SetTwoFactorSetTwoFactorInvalidCredentials,
@@ -99,6 +126,13 @@ from .set_two_factor import (
     SetTwoFactorSetTwoFactorRateLimited,
     SetTwoFactorSetTwoFactorTwoFactorUpdated,
     SetTwoFactorSetTwoFactorTwoFactorUpdatedUser,
+)
+from .setup_totp import (
+    SetupTotp,
+    SetupTotpSetupTotpInvalidCredentials,
+    SetupTotpSetupTotpNotAuthenticated,
+    SetupTotpSetupTotpRateLimited,
+    SetupTotpSetupTotpTotpSetup,
 )
 from .signup import (
     Signup,
@@ -161,11 +195,22 @@ __all__ = [
     "ConfirmIdentityChangeConfirmIdentityChangeRateLimited",
     "ConfirmIdentityChangeConfirmIdentityChangeTooManyAttempts",
     "ConfirmIdentityChangeConfirmIdentityChangeUsernameTaken",
+    "ConfirmTotp",
+    "ConfirmTotpConfirmTotpInvalidCode",
+    "ConfirmTotpConfirmTotpNotAuthenticated",
+    "ConfirmTotpConfirmTotpRateLimited",
+    "ConfirmTotpConfirmTotpRecoveryCodes",
     "DeleteAccount",
     "DeleteAccountDeleteAccountAccountDeleted",
     "DeleteAccountDeleteAccountInvalidCredentials",
     "DeleteAccountDeleteAccountNotAuthenticated",
     "DeleteAccountInput",
+    "DisableTotp",
+    "DisableTotpDisableTotpInvalidCredentials",
+    "DisableTotpDisableTotpNotAuthenticated",
+    "DisableTotpDisableTotpRateLimited",
+    "DisableTotpDisableTotpTwoFactorUpdated",
+    "DisableTotpDisableTotpTwoFactorUpdatedUser",
     "Login",
     "LoginInput",
     "LoginLoginInvalidCredentials",
@@ -185,6 +230,11 @@ __all__ = [
     "RefreshSessionRefreshSessionInvalidToken",
     "RefreshSessionRefreshSessionSession",
     "RefreshSessionRefreshSessionSessionUser",
+    "RegenerateRecoveryCodes",
+    "RegenerateRecoveryCodesRegenerateRecoveryCodesInvalidCredentials",
+    "RegenerateRecoveryCodesRegenerateRecoveryCodesNotAuthenticated",
+    "RegenerateRecoveryCodesRegenerateRecoveryCodesRateLimited",
+    "RegenerateRecoveryCodesRegenerateRecoveryCodesRecoveryCodes",
     "RequestReset",
     "RequestResetRequestResetInvalidInput",
     "RequestResetRequestResetRateLimited",
@@ -202,6 +252,9 @@ __all__ = [
     "ResetPasswordResetPasswordRateLimited",
     "ResetPasswordResetPasswordTooManyAttempts",
     "ResetPasswordResetPasswordWeakPassword",
+    "SecurityActivity",
+    "SecurityActivityMe",
+    "SecurityActivityMeSecurityEvents",
     "SetTwoFactor",
     "SetTwoFactorInput",
     "SetTwoFactorSetTwoFactorInvalidCredentials",
@@ -209,6 +262,11 @@ __all__ = [
     "SetTwoFactorSetTwoFactorRateLimited",
     "SetTwoFactorSetTwoFactorTwoFactorUpdated",
     "SetTwoFactorSetTwoFactorTwoFactorUpdatedUser",
+    "SetupTotp",
+    "SetupTotpSetupTotpInvalidCredentials",
+    "SetupTotpSetupTotpNotAuthenticated",
+    "SetupTotpSetupTotpRateLimited",
+    "SetupTotpSetupTotpTotpSetup",
     "Signup",
     "SignupInput",
     "SignupSignupInvalidInput",
