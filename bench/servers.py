@@ -7,6 +7,7 @@ loopback, on ports picked free; every process started here is stopped here.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import os
 import secrets
@@ -89,6 +90,24 @@ class Server:
         return self.process.returncode
 
 
+@functools.cache
+def signing_key_pem() -> str:
+    """One ES256 key per run (production needs one), shared by every server started here so
+    that a token from one verifies at another."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    return (
+        ec.generate_private_key(ec.SECP256R1())
+        .private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        .decode()
+    )
+
+
 def base_env(database_url: str, port: int, **extra: str) -> dict[str, str]:
     env = {
         k: v
@@ -103,6 +122,7 @@ def base_env(database_url: str, port: int, **extra: str) -> dict[str, str]:
             "PORT": str(port),
             "DATABASE_URL": database_url,
             "JWT_SECRET": SECRET,
+            "JWT_PRIVATE_KEY": signing_key_pem(),
             "LOG_FORMAT": "json",
             "NO_PROXY": "127.0.0.1,localhost",
             "no_proxy": "127.0.0.1,localhost",

@@ -34,6 +34,16 @@ REQUEST_SECONDS = Histogram(
     ["path", "operation"],
     buckets=LATENCY_BUCKETS,
 )
+UNAVAILABLE = Counter(
+    "phonegate_dependency_unavailable_total",
+    "Requests answered UNAVAILABLE and failed background passes, by dependency",
+    ["dependency"],
+)
+SLOW_CLIENTS = Counter(
+    "phonegate_slow_connections_closed_total",
+    "Connections closed because headers or body did not arrive in time, or over the limit",
+    ["reason"],
+)
 OUTBOX_DEPTH = Gauge(
     "phonegate_outbox_depth",
     "Messages waiting to be sent (queued or being sent)",

@@ -39,6 +39,7 @@ SECRET_FILE = ".phonegate-secret"
 # carry the database's and Redis's passwords in production.
 SECRETS = frozenset(
     {"jwt_secret", "twilio_auth_token", "metrics_token", "database_url", "rate_limit_storage"}
+    | {"jwt_private_key"}  # issue 13, token signing
 )
 
 log = logging.getLogger("phonegate")
@@ -184,6 +185,48 @@ class Settings(BaseSettings):
 
     # --- options added by other tasks in the old style, ported by the lead ----------------
 
+    # --- issue 13, token signing (JWKS): asymmetric access tokens ----------------------------
+    jwt_algorithm: Literal["ES256", "EdDSA", "RS256", "HS256"] = Field(
+        default="ES256",
+        description="ES256, EdDSA or RS256; HS256 signs with JWT_SECRET (no JWKS)",
+    )
+    jwt_private_key: str = Field(
+        default="",
+        repr=False,
+        description="PEM of the access-token signing key, or JWT_PRIVATE_KEY_FILE "
+        "(outside production: generated once beside the secret file)",
+    )
+    jwt_retired_public_keys_file: str = Field(
+        default="",
+        description="PEM file of retired public keys, published until their tokens expire",
+    )
+    jwt_issuer: str = Field(
+        default="phonegate", min_length=1, description="iss claim of access tokens, checked"
+    )
+    jwt_audience: str = Field(
+        default="phonegate", min_length=1, description="aud claim of access tokens, checked"
+    )
+    # --- end of issue 13, token signing -------------------------------------------------------
+    # --- issue 12: faults (bounded waits on dependencies and on clients) -------------------
+    database_timeout_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        description="bound on connecting, waiting for a pooled connection and each statement",
+    )
+    rate_limit_timeout_seconds: float = Field(
+        default=1.0, gt=0, description="bound on connecting to and each call to Redis"
+    )
+    request_header_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="a request's headers must arrive within"
+    )
+    request_body_timeout_seconds: float = Field(
+        default=30.0, gt=0, description="a request's body must arrive within"
+    )
+    max_connections_per_worker: int = Field(
+        default=4096, gt=0, description="open connections one worker holds at most"
+    )
+    # --- end of issue 12 -------------------------------------------------------------------
+
     # --- single-value checks (all reported together by pydantic) ----------------------------
 
     @field_validator("database_url")
@@ -210,9 +253,11 @@ class Settings(BaseSettings):
     @field_validator("sms_allowed_countries")
     @classmethod
     def _countries(cls, value: str) -> str:
-        unknown = [c for c in _split(value.upper()) if c not in phonenumbers.SUPPORTED_REGIONS]
+        # 001: the international networks (+870, +881-883), issue 11 item 8
+        known = phonenumbers.SUPPORTED_REGIONS | {"001"}
+        unknown = [c for c in _split(value.upper()) if c not in known]
         if unknown:
-            raise ValueError(f"{', '.join(unknown)}: not ISO 3166 regions")
+            raise ValueError(f"{', '.join(unknown)}: not ISO 3166 regions (or 001)")
         return value
 
     @field_validator("rate_limits")
@@ -382,7 +427,26 @@ def _combined_problems(s: Settings) -> list[str]:
             (not s.test_phone_codes, "APP_ENV=production refuses TEST_PHONE_CODES"),
             (not memory_limits_per_worker(s), f"APP_ENV=production refuses {MEMORY_LIMITS}"),
         ]
+    checks += _token_signing_checks(s)  # issue 13
     return [message for ok, message in checks if not ok]
+
+
+def _token_signing_checks(s: Settings) -> list[tuple[bool, str]]:
+    """Issue 13, token signing: the keys themselves are read and checked by server/jwks.py."""
+    if s.jwt_algorithm == "HS256":
+        return [
+            (
+                not s.jwt_private_key and not s.jwt_retired_public_keys_file,
+                "JWT_ALGORITHM=HS256 signs with JWT_SECRET: unset JWT_PRIVATE_KEY(_FILE) "
+                "and JWT_RETIRED_PUBLIC_KEYS_FILE",
+            )
+        ]
+    return [
+        (
+            bool(s.jwt_private_key) or not s.production,
+            "APP_ENV=production needs JWT_PRIVATE_KEY or JWT_PRIVATE_KEY_FILE",
+        )
+    ]
 
 
 MEMORY_LIMITS = (

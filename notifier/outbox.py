@@ -7,12 +7,14 @@ States of a message (models/outbox.py)::
                  \\----> abandoned   refused for good, last try spent, code expired or
                                     superseded by a newer code
     suppressed                      a TEST_PHONE_CODES number: never sent
+    queued -> merged                a notice sent within another notice's SMS (below)
 
 Every try is a MessageAttempt row (time, outcome, provider error code). Outcomes: ``sent``,
 ``found`` (an earlier try had reached the provider), ``error`` (transient), ``unknown``
 (the provider may have accepted it: timeout, lost connection), ``refused`` (permanent),
 ``expired``, ``superseded``, ``lost`` (its worker died mid-send), ``interrupted`` (its
-worker was stopped mid-send); callbacks add ``delivered`` / ``undelivered`` / ``failed``,
+worker was stopped mid-send), ``held`` (a notice over the SMS budget, waiting), ``merged``
+(sent within another notice's SMS); callbacks add ``delivered`` / ``undelivered`` / ``failed``,
 the operator's ``main.py outbox --retry`` adds ``requeued``.
 
 ``Outbox.enqueue`` runs inside the caller's transaction. The ``OutboxWorker`` claims due
@@ -28,6 +30,22 @@ records that instead of sending a second copy. Transient failures are retried wi
 exponential backoff and jitter; permanent ones are not. A code message whose code has
 expired (or been replaced by a newer one) is not sent late.
 
+Notices (messages without a code: signup_verified, password_changed, two_factor_changed,
+...) are SMS too, so they count in the per-phone and global SMS budgets, here, where the SMS
+goes out: when the worker is about to send a notice for the first time it asks the
+``budget`` (resolvers.guards.notice_budget over the shared rate limits, wired by the app) to
+count one SMS to the phone. Over budget, the notice is ``held``: queued again until the
+budget has room (its try count unchanged), never dropped; a newer notice waits the same way
+behind an older one to its phone, so notices arrive in the order written. When a notice is
+admitted it absorbs the later notices queued for the same phone, held or new, up to the
+first one not queued, with one guarded UPDATE each (queued -> merged), and their texts go
+out in its one SMS (a repeated text once, at its last place, so "two-step login turned on
+... off" ends with the current state). The merged text is stored on the sending message
+before the send, so a retry after a failure sends the same text and the absorbed notices are
+never lost; one SMS is one unit of budget, so a burst of notices (12 two-factor toggles)
+sends at most what the budget allows, and the rest arrives together once it has room. Codes
+are counted when they are asked for (resolvers.guards.sms_budget), not again here.
+
 Bodies hold codes: they are cleared once a message is final. Only an abandoned notice
 (no code in it) that an operator could still send keeps its body for ``--retry``.
 """
@@ -37,8 +55,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import random
 import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -49,21 +69,28 @@ from tortoise.transactions import in_transaction
 from core import metrics
 from core.clock import now
 from models import MessageAttempt, OutboxMessage
+from models.faults import DependencyUnavailable
 from notifier.actions import CODE_ACTIONS, Action
 from notifier.senders import Reconciler, Sender, SendError
 from notifier.templates import Templates
 
 log = logging.getLogger("phonegate.outbox")
 
-QUEUED, SENDING, SENT, ABANDONED, SUPPRESSED = (
+QUEUED, SENDING, SENT, ABANDONED, SUPPRESSED, MERGED = (
     "queued",
     "sending",
     "sent",
     "abandoned",
     "suppressed",
+    "merged",
 )
 DELIVERED, UNDELIVERED, FAILED = "delivered", "undelivered", "failed"
-FINAL = frozenset({ABANDONED, SUPPRESSED, DELIVERED, UNDELIVERED, FAILED})
+FINAL = frozenset({ABANDONED, SUPPRESSED, DELIVERED, UNDELIVERED, FAILED, MERGED})
+NOTICES = sorted(a.value for a in Action if a not in CODE_ACTIONS)
+# A notice waits this long when the budget itself cannot be asked (fail closed).
+BUDGET_UNKNOWN_WAIT_SECONDS = 5
+# Seconds to wait before a notice to this phone may go out (0: counted, send now).
+NoticeBudget = Callable[[str], Awaitable[int]]
 # Twilio's MessageStatus values that settle a sent message; the others (accepted, queued,
 # sending, sent, ...) say no more than "sent" already does.
 CALLBACK_STATES = {
@@ -154,8 +181,10 @@ class OutboxWorker:
         status_callback: str | None = None,
         concurrency: int = 16,
         poll_seconds: float = 1.0,
+        budget: NoticeBudget | None = None,
     ) -> None:
         self.sender = sender
+        self.budget = budget
         self.retry = retry
         self.status_callback = status_callback
         self.concurrency = concurrency
@@ -208,6 +237,8 @@ class OutboxWorker:
                     claim_token__in=[c.message.claim_token for c in claims],
                     state=SENDING,
                 ).update(lease_until=now() + timedelta(seconds=self.retry.lease_seconds))
+            except DependencyUnavailable as e:
+                log.warning("could not renew the outbox leases: %s; trying again", e)
             except Exception:
                 log.exception("could not renew the outbox leases; trying again")
 
@@ -217,6 +248,9 @@ class OutboxWorker:
         while not self._stopping:
             try:
                 started = await self._fill()
+            except DependencyUnavailable as e:  # an outage: one line, no traceback per pass
+                log.warning("outbox worker pass failed: %s; trying again", e)
+                started = 0
             except Exception:
                 log.exception("outbox worker pass failed; trying again")
                 started = 0
@@ -318,6 +352,12 @@ class OutboxWorker:
         if await _superseded(message):
             await self._finish(message, ABANDONED, "superseded", detail=SUPERSEDED)
             return
+        if self._first_notice_try(claim):
+            wait = await _wait_for_older_notice(message) or await self._budget_wait(message)
+            if wait > 0:
+                await self._hold(message, wait)
+                return
+            await _absorb_notices(message)
         uncertain = claim.uncertain
         try:
             if uncertain:
@@ -341,6 +381,38 @@ class OutboxWorker:
             await self._failed(message, error, uncertain=True)
             return
         await self._finish(message, SENT, "sent", sid=sid)
+
+    def _first_notice_try(self, claim: Claim) -> bool:
+        """A notice about to be tried for the first time (later tries were counted)."""
+        message = claim.message
+        return (
+            self.budget is not None
+            and Action(message.action) not in CODE_ACTIONS
+            and message.attempts == 1
+            and not claim.uncertain
+        )
+
+    async def _budget_wait(self, message: OutboxMessage) -> int:
+        assert self.budget is not None
+        try:
+            return await self.budget(message.phone)
+        except Exception:  # the limits' storage is down: hold the notice, never over budget
+            log.exception("SMS %s: could not count it in the SMS budget", message.id)
+            return BUDGET_UNKNOWN_WAIT_SECONDS
+
+    async def _hold(self, message: OutboxMessage, wait: int) -> None:
+        """Over the SMS budget: queued again until it has room; the try is not counted."""
+        async with in_transaction():
+            await _record(message.id, "held", None, f"over the SMS budget for {wait} s")
+            await _mine(message).update(
+                state=QUEUED,
+                next_attempt_at=now() + timedelta(seconds=wait),
+                lease_until=None,
+                attempts=F("attempts") - 1,
+            )
+        metrics.SMS.labels(action=message.action, outcome="held").inc()
+        self._due_in(wait)
+        log.info("SMS %s [%s] held %d s: over the SMS budget", message.id, message.action, wait)
 
     async def _reconcile(self, message: OutboxMessage) -> str | None:
         """The provider id of an earlier try it accepted, if the sender can tell."""
@@ -449,6 +521,53 @@ def _keeps_body(message: OutboxMessage, state: str, error: SendError | None) -> 
         and (error.transient or error.fixable)
         and Action(message.action) not in CODE_ACTIONS
     )
+
+
+async def _wait_for_older_notice(message: OutboxMessage) -> int:
+    """Seconds until an older notice to the phone, still waiting or being sent, has had its
+    turn (it absorbs this one then), or 0: notices reach a phone in the order they were
+    written, so the last SMS tells the current state."""
+    older = (
+        await OutboxMessage.filter(
+            phone=message.phone, state__in=[QUEUED, SENDING], action__in=NOTICES, id__lt=message.id
+        )
+        .order_by("next_attempt_at")
+        .first()
+    )
+    if older is None:
+        return 0
+    due_in = (older.next_attempt_at - now()).total_seconds() if older.state == QUEUED else 0
+    return max(1, math.ceil(due_in))
+
+
+async def _absorb_notices(message: OutboxMessage) -> None:
+    """The notices queued for the phone after this one go out in its SMS (see above): the
+    run of them up to the first that is not queued (being sent or held by another worker),
+    so that nothing newer overtakes it."""
+    later = await OutboxMessage.filter(
+        phone=message.phone, state__in=[QUEUED, SENDING], action__in=NOTICES, id__gt=message.id
+    ).order_by("id")
+    texts = [message.body or ""]
+    async with in_transaction():
+        for other in later:
+            taken = await OutboxMessage.filter(
+                id=other.id, state=QUEUED, claim_token=other.claim_token
+            ).update(state=MERGED, body=None, lease_until=None)
+            if taken != 1:
+                break
+            await _record(other.id, "merged", None, f"sent within SMS {message.id}")
+            texts.append(other.body or "")
+        if len(texts) == 1:
+            return
+        body = "\n".join(_last_of_each(texts))
+        await _mine(message).update(body=body)
+    message.body = body
+
+
+def _last_of_each(texts: list[str]) -> list[str]:
+    """The distinct texts, each at its last place."""
+    last = {text: i for i, text in enumerate(texts) if text}
+    return sorted(last, key=last.__getitem__)
 
 
 async def _superseded(message: OutboxMessage) -> bool:

@@ -38,7 +38,11 @@ class Deps:
 
     def normalize_phone(self, raw: str) -> str:
         """E.164 of a phone that may receive SMS here, or InputRejected on "phone"."""
-        return normalize_phone(raw, allowed_countries=self.settings.allowed_countries)
+        return normalize_phone(
+            raw,
+            allowed_countries=self.settings.allowed_countries,
+            test_numbers=not self.settings.production,
+        )
 
     def password_limits(self) -> dict[str, int]:
         return {

@@ -11,9 +11,16 @@ DomainError
 
 The GraphQL layer maps each to the contract's type of the same meaning; anything else that
 escapes a flow is a fault and is masked.
+
+Outside the tree, because it is no answer about the request but about the service:
+DependencyUnavailable(name), raised by the database client and the rate limits when a
+dependency does not answer within its bound; the GraphQL layer answers it with an error
+whose ``extensions.code`` is ``UNAVAILABLE``. The flows let it pass.
 """
 
 from __future__ import annotations
+
+from models.faults import DependencyUnavailable as DependencyUnavailable  # re-exported
 
 
 class DomainError(Exception):

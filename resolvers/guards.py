@@ -10,6 +10,7 @@ from models import VerificationCode
 from resolvers import codes
 from resolvers.deps import Client, Deps
 from resolvers.errors import RateLimitExceeded
+from resolvers.limits import RateLimits
 from resolvers.phones import phone_prefix
 
 IPV6_SUBSCRIBER_PREFIX = 64  # one home or one cloud VM is given a whole /64
@@ -41,6 +42,21 @@ async def sms_budget(
     await deps.limits.hit("sms_per_phone", phone)
     await deps.limits.hit("sms_per_prefix", phone_prefix(phone))
     await deps.limits.hit("sms_global")
+
+
+async def notice_budget(limits: RateLimits, phone: str) -> int:
+    """For the outbox worker, about to send a notice: 0 once one SMS to ``phone`` is counted
+    in the per-phone and global budgets, else the seconds until both have room (counting
+    nothing: a notice waits, it is never refused). Looked at before counted, so a full
+    global budget costs the phone nothing; a race between two workers can only over-count."""
+    try:
+        await limits.test("sms_per_phone", phone)
+        await limits.test("sms_global")
+        await limits.hit("sms_per_phone", phone)
+        await limits.hit("sms_global")
+    except RateLimitExceeded as e:
+        return max(1, e.retry_after)
+    return 0
 
 
 async def resend_wait(deps: Deps, purpose: str, subject: str) -> None:

@@ -42,6 +42,8 @@ def check_policy(
     password = normalize_password(raw)
     if any(0xD800 <= ord(ch) <= 0xDFFF for ch in password):
         raise PasswordTooWeak("Use only characters you can type: this one cannot be stored.")
+    if any(unicodedata.category(ch) == "Cc" for ch in password):  # NUL, tab, newline, ...
+        raise PasswordTooWeak("Use only characters you can type: no control characters.")
     if len(password) < min_length:
         raise PasswordTooWeak(f"Use at least {min_length} characters.")
     if len(password) > max_length:

@@ -167,7 +167,10 @@ async def authenticate(deps: Deps, authorization: str | None) -> Caller | None:
 async def logout(
     deps: Deps, caller: Caller | None, refresh_token: str | None, everywhere: bool
 ) -> None:
-    """End this session (and the refresh token's), or with ``everywhere`` every session."""
+    """End this session (and the refresh token's), or with ``everywhere`` every session.
+
+    A refresh token that is no longer current answers TokenInvalid and ends nothing else,
+    with or without ``everywhere``."""
     session = await tokens.session_for_refresh(deps.tokens, refresh_token or "")
     user_id = caller.user.id if caller else (session.user_id if session else None)
     if user_id is None or (caller and session and session.user_id != caller.user.id):

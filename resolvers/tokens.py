@@ -1,10 +1,20 @@
-"""Access tokens (JWT, HS256 pinned) and refresh tokens (opaque, single use, rotated).
+"""Access tokens (JWT, signed with the server's key) and refresh tokens (opaque, single use,
+rotated).
 
 An access token names its user, its session and the user's session version; it is accepted
 only while the session is not revoked and the version is current, so logout, reset,
-password change and deletion end earlier tokens on their next request. A refresh token is
+password change and deletion end earlier tokens on their next request. Another service
+that checks tokens against the published public keys (/.well-known/jwks.json) sees only
+the signature, issuer, audience and expiry: to it a token stays good until it expires.
+
+Verification trusts nothing the token says about its own key: the header's ``kid`` must
+name a key of the policy's key set, its ``alg`` must be that key's one algorithm (so a
+public key is never used as an HMAC secret), and header members that point elsewhere for a
+key (``jku``, ``jwk``, ``x5u``, ``x5c``) or demand extensions (``crit``) are refused. The
+key objects are parsed once, when the policy is built. A refresh token is
 stored as a keyed hash; using one twice revokes its whole session (a stolen token is
-detected the moment either party uses it after the other).
+detected the moment either party uses it after the other), and nothing else: a refresh token
+that is no longer current can end only its own session.
 """
 
 from __future__ import annotations
@@ -13,6 +23,7 @@ import hashlib
 import hmac
 import secrets
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -24,19 +35,32 @@ from core.clock import now
 from models import AuthSession, RefreshToken, User
 from resolvers.errors import TokenInvalid
 
-ALGORITHM = "HS256"
 ACCESS = "access"
 LEEWAY_SECONDS = 30
 MAX_TOKEN_LENGTH = 4096
-REQUIRED_CLAIMS = ["exp", "iat", "sub", "typ", "sid", "sv"]
+REQUIRED_CLAIMS = ["exp", "iat", "sub", "typ", "sid", "sv", "iss", "aud"]
+REFUSED_HEADERS = frozenset({"jku", "jwk", "x5u", "x5c", "crit"})
+
+
+@dataclass(frozen=True)
+class TokenKey:
+    """One key of the token key set: its id, its one algorithm, and the parsed key PyJWT
+    signs or verifies with (a cryptography key object; the secret's bytes for HS256)."""
+
+    kid: str
+    algorithm: str
+    key: Any  # cryptography's key types, or bytes: PyJWT's own key parameter is untyped
 
 
 @dataclass(frozen=True)
 class TokenPolicy:
-    signing_key: str
+    signing_key: TokenKey
     hash_key: bytes
     access_ttl_seconds: int
     refresh_ttl_seconds: int
+    verify_keys: Mapping[str, TokenKey]  # by kid: the signing key's public half, retired keys
+    issuer: str
+    audience: str
 
 
 @dataclass(frozen=True)
@@ -60,10 +84,14 @@ def encode_access(policy: TokenPolicy, user: User, session_id: uuid.UUID) -> tup
         "typ": ACCESS,
         "sid": str(session_id),
         "sv": user.session_version,
+        "iss": policy.issuer,
+        "aud": policy.audience,
         "iat": int(issued.timestamp()),
         "exp": int(expires_at.timestamp()),
     }
-    return jwt.encode(claims, policy.signing_key, algorithm=ALGORITHM), expires_at
+    key = policy.signing_key
+    token = jwt.encode(claims, key.key, algorithm=key.algorithm, headers={"kid": key.kid})
+    return token, expires_at
 
 
 def decode_access(policy: TokenPolicy, token: str) -> dict[str, Any]:
@@ -71,13 +99,13 @@ def decode_access(policy: TokenPolicy, token: str) -> dict[str, Any]:
     if not token or len(token) > MAX_TOKEN_LENGTH:
         raise TokenInvalid()
     try:
-        header = jwt.get_unverified_header(token)
-        if header.get("alg") != ALGORITHM or {"jku", "jwk", "x5u", "x5c", "crit"} & header.keys():
-            raise TokenInvalid()
+        key = _key_named_by(policy, jwt.get_unverified_header(token))
         claims: dict[str, Any] = jwt.decode(
             token,
-            policy.signing_key,
-            algorithms=[ALGORITHM],
+            key.key,
+            algorithms=[key.algorithm],
+            audience=policy.audience,
+            issuer=policy.issuer,
             leeway=LEEWAY_SECONDS,
             options={"require": REQUIRED_CLAIMS},
         )
@@ -86,6 +114,14 @@ def decode_access(policy: TokenPolicy, token: str) -> dict[str, Any]:
     if claims.get("typ") != ACCESS or not isinstance(claims.get("sv"), int):
         raise TokenInvalid()
     return claims
+
+
+def _key_named_by(policy: TokenPolicy, header: dict[str, Any]) -> TokenKey:
+    kid = header.get("kid")
+    key = policy.verify_keys.get(kid) if isinstance(kid, str) else None
+    if key is None or header.get("alg") != key.algorithm or REFUSED_HEADERS & header.keys():
+        raise TokenInvalid()
+    return key
 
 
 async def user_for_access(policy: TokenPolicy, token: str) -> tuple[User, uuid.UUID]:
@@ -144,12 +180,23 @@ async def rotate(policy: TokenPolicy, refresh: str) -> IssuedSession:
 
 
 async def session_for_refresh(policy: TokenPolicy, refresh: str) -> AuthSession | None:
+    """The session of a current refresh token, None for an unknown one, TokenInvalid for one
+    that is no longer current (rotated, expired, its session ended): such a token ends
+    nothing but its own session (a used one's reuse ends it, as in rotate), so a token
+    copied before a rotation or a password change cannot log the owner out elsewhere."""
     if not refresh or len(refresh) > 256:
         return None
     row = await RefreshToken.get_or_none(token_hash=refresh_hash(policy, refresh)).select_related(
         "session"
     )
-    return None if row is None else row.session
+    if row is None:
+        return None
+    if row.used_at is not None:
+        await revoke_sessions(row.session.user_id, only=row.session.id)  # reuse: end the family
+        raise TokenInvalid()
+    if row.expires_at <= now() or row.session.revoked_at is not None:
+        raise TokenInvalid()
+    return row.session
 
 
 async def revoke_sessions(

@@ -6,6 +6,7 @@ import dataclasses
 import json
 import logging
 import re
+import time
 from collections.abc import Iterator
 from datetime import datetime
 
@@ -23,6 +24,8 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.types.base_scalars import DateTimeDefinition
 from strawberry.types import ExecutionContext
 
+from core import metrics
+from resolvers.errors import DependencyUnavailable
 from schema.operations import Mutation, Query
 from schema.query_limits import document_limits
 
@@ -49,6 +52,46 @@ def _should_mask(error: GraphQLError) -> bool:
     return error.path is not None or not (original is None or isinstance(original, GraphQLError))
 
 
+UNAVAILABLE = "UNAVAILABLE"
+TRACEBACK_EVERY_SECONDS = 60.0
+_traced: dict[tuple[str, str], float] = {}  # (dependency, cause) -> when last traced
+
+
+class MaskFaults(MaskErrors):
+    """Faults masked as "Unexpected error.", except an outage of a dependency: an error
+    with ``extensions.code`` UNAVAILABLE and a message a person can act on."""
+
+    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        outage = error.original_error
+        if not isinstance(outage, DependencyUnavailable):
+            return super().anonymise_error(error)
+        return GraphQLError(
+            message=outage.advice,
+            nodes=error.nodes,
+            source=error.source,
+            positions=error.positions,
+            path=error.path,
+            extensions={"code": UNAVAILABLE},
+        )
+
+
+def is_unavailable(errors: list[GraphQLError] | None) -> bool:
+    """Whether a result's errors include an outage (after masking)."""
+    return any((e.extensions or {}).get("code") == UNAVAILABLE for e in errors or [])
+
+
+def _log_outage(outage: DependencyUnavailable, at: str) -> None:
+    """One line per failed request; the traceback at most once a minute per cause."""
+    metrics.UNAVAILABLE.labels(dependency=outage.name).inc()
+    key = (outage.name, outage.cause)
+    now = time.monotonic()
+    trace = now - _traced.get(key, -TRACEBACK_EVERY_SECONDS) >= TRACEBACK_EVERY_SECONDS
+    if trace:
+        _traced[key] = now
+    trace_of = outage if trace else None
+    log.warning("%s unavailable at %s: %s", outage.name, at, outage.cause, exc_info=trace_of)
+
+
 class HideSuggestions(SchemaExtension):
     """No "Did you mean ...?" in any error: field, argument, type and input field names
     would otherwise leak the schema that production's introspection rule hides."""
@@ -57,6 +100,34 @@ class HideSuggestions(SchemaExtension):
         yield
         for error in getattr(self.execution_context.result, "errors", None) or []:
             error.message = SUGGESTION.sub("", error.message)
+
+
+class HideVariableValues(SchemaExtension):
+    """A variable that cannot be coerced is named with its path and the reason, never with
+    the value sent: graphql-core's message repeats it ("String cannot represent a non string
+    value: [...]", "... found: {whole input}"), which for a password echoes the secret
+    into the response (and into whatever logs responses)."""
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        for error in getattr(self.execution_context.result, "errors", None) or []:
+            error.message = without_variable_value(error)
+
+
+def without_variable_value(error: GraphQLError) -> str:
+    inner = error.original_error
+    message = error.message
+    if not (
+        message.startswith("Variable '$")
+        and isinstance(inner, GraphQLError)
+        and message.endswith(inner.message)
+    ):
+        return message
+    where = message[: len(message) - len(inner.message)]  # "Variable '$input' ... at .x: "
+    reason = inner.message.split(", found:", 1)[0]
+    if "cannot represent" in reason:
+        reason = reason.split(": ", 1)[0]
+    return f"{where}{reason.rstrip('.')}."
 
 
 # Our only scalar, with a description a client author can act on (Strawberry's says only
@@ -72,14 +143,18 @@ class QuietSchema(Schema):
     """Logs errors without the request's text. Strawberry's default writes each error with
     the document excerpt around it, so a password typed inline in a document (instead of
     in variables) would reach the log; and it logs every client mistake at ERROR, a level
-    an attacker could then flood. Faults: ERROR with the traceback, the path only. The
+    an attacker could then flood. Faults: ERROR with the traceback, the path only. An
+    outage of a dependency: one WARNING line naming it (the traceback once a minute). The
     client's own mistakes (syntax, validation): DEBUG."""
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
         for error in errors:
-            if error.original_error is None or isinstance(error.original_error, GraphQLError):
+            if isinstance(error.original_error, DependencyUnavailable):
+                path = ".".join(str(p) for p in error.path or []) or "(document)"
+                _log_outage(error.original_error, path)
+            elif error.original_error is None or isinstance(error.original_error, GraphQLError):
                 log.debug("GraphQL request refused: %s", error.message.split("\n", 1)[0])
             else:
                 log.error(
@@ -99,7 +174,8 @@ def build_schema(*, production: bool) -> Schema:
         lambda: MaxTokensLimiter(MAX_TOKENS),
         lambda: ParserCache(maxsize=256),
         lambda: ValidationCache(maxsize=256),
-        lambda: MaskErrors(should_mask_error=_should_mask),
+        lambda: MaskFaults(should_mask_error=_should_mask),
+        HideVariableValues,
     ]
     if production:
         extensions.append(HideSuggestions)

@@ -100,11 +100,13 @@ RefreshSessionResult: TypeAlias = Annotated[
     ),
 ]
 LogoutResult: TypeAlias = Annotated[
-    LoggedOut | NotAuthenticated,
+    LoggedOut | NotAuthenticated | InvalidToken,
     _union(
         "LogoutResult",
         "LoggedOut once the session(s) ended (also when already ended): forget the tokens. "
-        "NotAuthenticated: neither a valid access token nor a known refresh token was sent.",
+        "NotAuthenticated: neither a valid access token nor a known refresh token was sent. "
+        "InvalidToken: the refresh token sent is no longer current (rotated, logged out); "
+        "nothing else was ended.",
     ),
 ]
 RequestResetResult: TypeAlias = Annotated[

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gc
 import os
 from collections.abc import AsyncIterator
@@ -34,17 +35,18 @@ from notifier.senders import ConsoleSender, Sender
 from notifier.templates import Templates
 from resolvers.codes import CodePolicy
 from resolvers.deps import Client, Deps, derive_key
-from resolvers.guards import client_key
+from resolvers.guards import client_key, notice_budget
 from resolvers.limits import RateLimits
 from resolvers.passwords import Passwords
 from resolvers.tokens import TokenPolicy
 from schema.context import Context
-from schema.graphql import build_schema, decode_request_json
+from schema.graphql import build_schema, decode_request_json, is_unavailable
 from server.background import housekeeping, maintain
 from server.callbacks import status_route
 from server.graphiql import GraphiQLPage
-from server.graphql_http import GraphQLOverHTTP
-from server.http import BodyLimit, health_routes, metrics_route
+from server.graphql_http import GRAPHQL_RESPONSE_JSON, GraphQLOverHTTP
+from server.http import BodyLimit, ForwardedAddressesOnly, health_routes, metrics_route
+from server.jwks import jwks_route, token_keys
 from server.logs import configure_logging, quieted
 from server.memory import one_malloc_arena
 from server.observability import RequestLog, observe
@@ -81,6 +83,7 @@ class GraphQLApp(GraphQLOverHTTP):
         return decode_request_json(data)  # 400, never a 500, for JSON that is no request
 
     async def get_context(self, request: Any, response: Any) -> Context:
+        request.state.sub_response = response  # its status, if set, is the answer's
         client = request.client.host if request.client else "unknown"
         user_agent = request.headers.get("user-agent") or None
         return Context(
@@ -92,6 +95,14 @@ class GraphQLApp(GraphQLOverHTTP):
                 user_agent=user_agent[:200] if user_agent else None,
             ),
         )
+
+    async def process_result(self, request: Any, result: Any) -> Any:
+        """503 for an outage (UNAVAILABLE) answered as application/graphql-response+json;
+        application/json keeps 200, as GraphQL over HTTP asks."""
+        sub_response = request.state.sub_response
+        if is_unavailable(result.errors) and sub_response.media_type == GRAPHQL_RESPONSE_JSON:
+            sub_response.status_code = 503
+        return await super().process_result(request, result)
 
 
 def make_sender(settings: Settings) -> Sender:
@@ -115,7 +126,8 @@ def create_app(settings: Settings, *, sender: Sender | None = None) -> Starlette
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        async with RegisterTortoise(app, config=tortoise_config(settings.database_url)):
+        database = tortoise_config(settings.database_url, settings.database_timeout_seconds)
+        async with RegisterTortoise(app, config=database):
             # Made here: the Twilio client's HTTP session needs the running loop.
             active_sender = sender or make_sender(settings)
             worker = OutboxWorker(
@@ -129,6 +141,7 @@ def create_app(settings: Settings, *, sender: Sender | None = None) -> Starlette
                 status_callback=callback_url(settings),
                 concurrency=settings.outbox_concurrency,
                 poll_seconds=settings.outbox_poll_seconds,
+                budget=functools.partial(notice_budget, deps.limits),
             )
             deps.wake_outbox = worker.wake
             app.state.worker = worker
@@ -150,6 +163,7 @@ def create_app(settings: Settings, *, sender: Sender | None = None) -> Starlette
         routes=[
             *health_routes(deps),
             metrics_route(settings),
+            jwks_route(dict(deps.tokens.verify_keys)),
             status_route(settings),  # parses its form itself: no python-multipart needed
             Route(
                 "/graphql",
@@ -174,6 +188,7 @@ def _middleware(settings: Settings) -> list[Middleware]:
     stack = [
         Middleware(RequestLog),  # outermost: times and logs every request, 413s included
         Middleware(BodyLimit, max_bytes=MAX_BODY_BYTES),
+        Middleware(ForwardedAddressesOnly),  # before the proxy headers are read
         Middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies or "127.0.0.1"),
     ]
     if settings.cors_origin_list:
@@ -207,6 +222,7 @@ def hash_concurrency(settings: Settings) -> int:
 
 
 def build_deps(settings: Settings) -> Deps:
+    signing_key, verify_keys = token_keys(settings)
     return Deps(
         settings=settings,
         passwords=Passwords(
@@ -216,7 +232,9 @@ def build_deps(settings: Settings) -> Deps:
             concurrency=hash_concurrency(settings),
             on_wait=metrics.HASH_WAIT.observe,
         ),
-        limits=RateLimits(settings.rate_limit_storage, settings.rate_limits),
+        limits=RateLimits(
+            settings.rate_limit_storage, settings.rate_limits, settings.rate_limit_timeout_seconds
+        ),
         codes=CodePolicy(
             key=derive_key(settings.jwt_secret, "code-hash"),
             length=settings.verification_code_length,
@@ -229,10 +247,13 @@ def build_deps(settings: Settings) -> Deps:
             fixed_codes=settings.test_codes,
         ),
         tokens=TokenPolicy(
-            signing_key=settings.jwt_secret,
+            signing_key=signing_key,
             hash_key=derive_key(settings.jwt_secret, "refresh-hash"),
             access_ttl_seconds=settings.access_token_ttl_seconds,
             refresh_ttl_seconds=settings.refresh_token_ttl_seconds,
+            verify_keys=verify_keys,
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
         ),
         outbox=Outbox(
             templates=Templates(settings.sms_templates_file, settings.webotp_domain),
@@ -252,7 +273,9 @@ async def migrate(settings: Settings) -> list[str]:
             applied.append(name)
 
     try:
-        await run_migrations(config=tortoise_config(settings.database_url), progress=progress)
+        # no bound on statements: a migration may rewrite a large table
+        database = tortoise_config(settings.database_url, None)
+        await run_migrations(config=database, progress=progress)
     finally:
         await Tortoise.close_connections()
     return applied

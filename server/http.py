@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import ipaddress
 import logging
 from collections.abc import Awaitable
 
@@ -63,6 +64,46 @@ class BodyLimit:
         await self.app(scope, replay, send)
 
 
+class ForwardedAddressesOnly:
+    """X-Forwarded-For as uvicorn's ProxyHeadersMiddleware may read it: only the addresses
+    right of the last entry that is not an IP address. A junk value ("unknown", "foo",
+    "1.2.3.4:80") from a trusted proxy became the client's key for every
+    per-client limit; now the client is the nearest real address, or the proxy itself."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket"):
+            headers = list(scope.get("headers") or [])
+            cleaned = [(k, v) for k, v in headers if k != b"x-forwarded-for"]
+            forwarded = b",".join(v for k, v in headers if k == b"x-forwarded-for")
+            kept = _trailing_addresses(forwarded.decode("latin-1"))
+            if kept:
+                cleaned.append((b"x-forwarded-for", kept.encode("latin-1")))
+            if len(cleaned) != len(headers) or kept != forwarded.decode("latin-1"):
+                scope = {**scope, "headers": cleaned}
+        await self.app(scope, receive, send)
+
+
+def _trailing_addresses(forwarded: str) -> str:
+    entries = [e.strip() for e in forwarded.split(",")] if forwarded.strip() else []
+    kept: list[str] = []
+    for entry in reversed(entries):
+        if not _is_address(entry):
+            break
+        kept.append(entry)
+    return ", ".join(reversed(kept))
+
+
+def _is_address(entry: str) -> bool:
+    try:
+        ipaddress.ip_address(entry)
+    except ValueError:
+        return False
+    return True
+
+
 async def _too_large(scope: Scope, receive: Receive, send: Send) -> None:
     # A GraphQL JSON response, as every other error answer of /graphql is.
     response = JSONResponse({"errors": [{"message": "Request body too large"}]}, status_code=413)
@@ -77,9 +118,9 @@ def health_routes(deps: Deps) -> list[Route]:
         return JSONResponse({"status": "ok"})
 
     async def readyz(request: Request) -> Response:
-        checks = {"database": await _check(_database_answers())}
+        checks = {"database": await _check("database", _database_answers())}
         if not deps.settings.rate_limit_storage.startswith("memory"):
-            checks["redis"] = await _check(deps.limits.ping())
+            checks["redis"] = await _check("redis", deps.limits.ping())
         ready = all(v == "ok" for v in checks.values())
         return JSONResponse(
             {"status": "ready" if ready else "not ready", **checks},
@@ -94,14 +135,17 @@ async def _database_answers() -> bool:
     return True
 
 
-async def _check(probe: Awaitable[bool]) -> str:
-    """ "ok", or why not: a dependency that hangs counts as unreachable after a bound."""
+async def _check(name: str, probe: Awaitable[bool]) -> str:
+    """ "ok" or "unreachable" (a dependency that hangs counts as unreachable after a bound);
+    why it is unreachable goes to the log, not to whoever asks."""
     try:
         ok = await asyncio.wait_for(probe, READY_TIMEOUT_SECONDS)
     except TimeoutError:
-        return "unreachable (timeout)"
+        log.warning("readiness: %s did not answer within %ss", name, READY_TIMEOUT_SECONDS)
+        return "unreachable"
     except Exception as e:  # any failure means not ready
-        return f"unreachable ({type(e).__name__})"
+        log.warning("readiness: %s unreachable (%s)", name, type(e).__name__)
+        return "unreachable"
     return "ok" if ok else "unreachable"
 
 

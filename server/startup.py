@@ -1,5 +1,5 @@
 """What main.py checks before it serves, so that a start fails in one line, not in a
-traceback from a worker: the SMS templates, the ports, the database.
+traceback from a worker: the SMS templates, the token signing keys, the ports, the database.
 
 Each check raises ``StartupError`` with one line naming what is wrong; warnings are logged
 here once per start (the workers do not repeat them).
@@ -15,10 +15,11 @@ from urllib.parse import urlsplit
 
 from tortoise import Tortoise, connections
 
-from core.settings import MEMORY_LIMITS, Settings, memory_limits_per_worker
+from core.settings import MEMORY_LIMITS, Settings, SettingsError, memory_limits_per_worker
 from models import tortoise_config
 from notifier.templates import TemplateError, Templates
 from server import app
+from server.jwks import token_keys
 
 log = logging.getLogger("phonegate")
 DATABASE_TIMEOUT_SECONDS = 10.0
@@ -32,6 +33,10 @@ def check_before_serving(settings: Settings) -> None:
     try:
         Templates(settings.sms_templates_file, settings.webotp_domain)
     except TemplateError as e:
+        raise StartupError(str(e)) from None
+    try:
+        token_keys(settings)  # read, or made outside production, before any worker starts
+    except SettingsError as e:
         raise StartupError(str(e)) from None
     check_port(settings.host, settings.port, "PORT")
     if settings.metrics_port:

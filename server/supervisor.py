@@ -21,6 +21,7 @@ from uvicorn.supervisors.multiprocess import Multiprocess, Process
 
 from core import metrics
 from core.settings import Settings
+from server.connections import raise_open_file_limit
 from server.memory import LIBC
 
 log = logging.getLogger("phonegate")
@@ -30,7 +31,10 @@ PR_SET_PDEATHSIG = 1  # prctl option: a signal for this process when its parent 
 def serve(settings: Settings) -> None:
     """Serve until stopped: one worker in this process, or several under a supervisor."""
     serve_metrics(settings)
+    raise_open_file_limit(settings.max_connections_per_worker)
     options: dict[str, Any] = {
+        # Deadlines for headers and body, and the per-worker connection limit.
+        "http": "server.connections:GuardedHttp",
         "factory": True,
         "host": settings.host,
         "port": settings.port,
@@ -65,12 +69,39 @@ def stop_with_supervisor() -> None:
         os.kill(os.getpid(), signal.SIGTERM)
 
 
+METRICS_PREFIX = "phonegate-metrics-"
+
+
+def remove_orphaned_metrics() -> list[Path]:
+    """Remove the metrics folders of servers that exited without removing theirs (killed:
+    atexit never ran); each folder's name holds the pid of the process that made it."""
+    removed = []
+    for folder in Path(tempfile.gettempdir()).glob(f"{METRICS_PREFIX}*"):
+        pid = folder.name.removeprefix(METRICS_PREFIX).split("-", 1)[0]
+        if not pid.isdigit() or _alive(int(pid)):
+            continue  # an older name without a pid, or a server still running
+        shutil.rmtree(folder, ignore_errors=True)
+        removed.append(folder)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
+
+
 def serve_metrics(settings: Settings) -> None:
     """Several workers keep metrics in files that any worker's /metrics adds up; with
     METRICS_PORT they are served on that port by this (the supervising) process instead."""
     folder = os.environ.get(metrics.MULTIPROC_ENV)
     if settings.web_concurrency > 1 and not folder:
-        folder = tempfile.mkdtemp(prefix="phonegate-metrics-")
+        remove_orphaned_metrics()
+        folder = tempfile.mkdtemp(prefix=f"{METRICS_PREFIX}{os.getpid()}-")
         atexit.register(shutil.rmtree, folder, ignore_errors=True)
         os.environ[metrics.MULTIPROC_ENV] = folder  # read by the workers at import
     if folder:
@@ -99,7 +130,11 @@ class BalancedWorkers(Multiprocess):
     16 keep-alive connections opened together went 16/0, 10/6 and 16/0 in three tries
     (bench), so behind a proxy's connection pool one worker did all the work.
     A worker's socket stays open in this process while the worker restarts: connections
-    that arrive meanwhile wait in its queue for the replacement.
+    that arrive meanwhile wait in its queue for the replacement (SIGHUP loses none).
+    On SIGTERM this process closes its copies first, before it tells the workers to
+    drain: a worker's socket then closes with the worker's own copy, so new connections
+    are refused at once instead of queueing on a socket nobody accepts from and being
+    reset when this process exits.
     """
 
     def __init__(self, config: uvicorn.Config) -> None:
@@ -135,6 +170,12 @@ class BalancedWorkers(Multiprocess):
     def port(self) -> int:
         port: int = self.slots[0].getsockname()[1]
         return port
+
+    def terminate_all(self) -> None:
+        for slot in self.slots:
+            slot.close()
+        log.info("listening sockets closed: draining %d workers", len(self.processes))
+        super().terminate_all()
 
     def keep_subprocess_alive(self) -> None:
         for index, process in enumerate(self.processes):

@@ -22,6 +22,7 @@ import httpx
 import pytest
 from tortoise.backends.base.executor import EXECUTOR_CACHE
 
+from bench import servers
 from core import settings as config
 from core.settings import Settings
 from server.app import create_app, make_sender, migrate
@@ -40,6 +41,7 @@ DATABASES = [
 ]
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 TEST_SECRET = "test-secret-" + "x" * 40
+TEST_SIGNING_KEY = servers.signing_key_pem()  # ES256, one per run
 
 # Cheap argon2 for the bulk of the suite; tests of hashing parameters set their own.
 FAST = {"ARGON2_MEMORY_KIB": "1024", "ARGON2_TIME_COST": "1"}
@@ -114,6 +116,7 @@ def make_settings(database_url: str) -> Callable[..., Settings]:
             "APP_ENV": "test",
             "DATABASE_URL": database_url,
             "JWT_SECRET": TEST_SECRET,
+            "JWT_PRIVATE_KEY": TEST_SIGNING_KEY,  # as production needs; "" to generate one
             **FAST,
             **env,
         }

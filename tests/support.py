@@ -127,3 +127,12 @@ async def graphql_value(
     """The single root field's value of a one-field operation."""
     (value,) = (await graphql_data(http, query, variables, **kw)).values()
     return value
+
+
+async def eventually(condition: Any, timeout: float = 5.0, what: str = "the condition") -> None:
+    """Wait until ``await condition()`` is true (instead of sleeping a fixed time)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await condition():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"{what} did not hold within {timeout} s")
+        await asyncio.sleep(0.01)

@@ -34,7 +34,14 @@ class Client:
 
 
 async def test_every_flow_through_the_real_server_and_twilio(database_url, twilio):
-    env = server_env(twilio, database_url, RESEND_COOLDOWN_SECONDS="0")
+    # Seven SMS reach the first phone within seconds: over the per-phone budget, notices
+    # would wait and merge (tests/test_attacks_notices.py); this walk counts each message.
+    env = server_env(
+        twilio,
+        database_url,
+        RESEND_COOLDOWN_SECONDS="0",
+        RATE_LIMITS="sms_per_phone=20/10 minutes;50/day",
+    )
     with served_app(env) as app:
         async with httpx.AsyncClient(base_url=app.url, trust_env=False, timeout=30) as http:
             await walk(Client(http, twilio))

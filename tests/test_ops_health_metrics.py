@@ -10,7 +10,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from core import metrics
 from core.clock import now
 from tests import documents as d
-from tests.support import STRONG_PASSWORD, new_phone
+from tests.support import STRONG_PASSWORD, eventually, new_phone
 
 TOKEN = "metrics-token-for-tests"
 
@@ -105,7 +105,14 @@ async def test_metrics_count_operations_sms_refusals_hashing_and_latency(start_a
         phone = new_phone()
         await api.run(d.SIGNUP, {"input": {"phone": phone, "password": STRONG_PASSWORD}})
         await api.sms.wait(phone, "verify_signup")
-        await asyncio.sleep(0.1)  # the worker records the send right after it
+
+        async def send_counted() -> bool:  # the worker records the send right after it
+            sent = {"action": "verify_signup", "outcome": "sent"}
+            return value(await scrape(api), "phonegate_sms_total", **sent) > value(
+                before, "phonegate_sms_total", **sent
+            )
+
+        await eventually(send_counted)
         wrong = {"input": {"identifier": new_phone(), "password": "wrong password 1"}}
         await api.run(d.LOGIN, wrong)
         limited = await api.run(d.LOGIN, wrong)

@@ -9,7 +9,7 @@ from collections import Counter
 from models import OutboxMessage, VerificationCode
 from resolvers.codes import generate_code
 from tests import documents as d
-from tests.support import OTHER_PASSWORD, STRONG_PASSWORD, new_phone
+from tests.support import OTHER_PASSWORD, STRONG_PASSWORD, eventually, new_phone
 
 
 def test_codes_are_uniform_over_every_digit_position():
@@ -29,7 +29,9 @@ async def test_no_plain_code_is_kept_in_the_database_or_the_log(api, caplog):
     phone = new_phone()
     await api.run(d.SIGNUP, {"input": {"phone": phone, "password": STRONG_PASSWORD}})
     code = await api.sms.code(phone, "verify_signup")
-    await asyncio.sleep(0.05)
+    await eventually(  # the worker records the send right after it
+        OutboxMessage.filter(phone=phone, action="verify_signup", state="sent").exists
+    )
     row = await VerificationCode.get(purpose="signup", subject=phone)
     assert code not in row.code_hash and len(row.code_hash) == 64
     message = await OutboxMessage.get(phone=phone, action="verify_signup")

@@ -91,3 +91,32 @@ def test_unsafe_names_are_refused_with_a_reason(username, reason):
 def test_what_starts_like_a_phone_is_read_as_one_at_login():
     assert all(looks_like_phone(s) for s in ("+14155550123", "(415) 555", "４１５", "＋1"))
     assert not any(looks_like_phone(s) for s in ("alice", "", "  "))
+
+
+@pytest.mark.parametrize(
+    "look_alike",
+    ["al\u0131ce", "a1ice", "ALICE", "\uff41lice"],
+    ids=["dotless-i", "one", "caps", "fullwidth"],
+)
+def test_names_that_read_alike_share_the_confusable_skeleton_key(look_alike):
+    assert key(look_alike) == key("alice")
+
+
+@pytest.mark.parametrize(
+    "username",
+    [
+        "alice\u034f",  # combining grapheme joiner (default-ignorable)
+        "alice\ufe0f",  # variation selector 16
+        "\u1d00\u029f\u026a\u1d04\u1d07",  # small capitals
+        "\u0251lice",  # latin alpha
+        "a\u01c0ice",  # dental click
+        "alic\u00e9\u0301",  # a combining mark left on a Latin letter after NFKC
+    ],
+)
+def test_characters_outside_the_identifier_profile_are_refused(username):
+    assert refusal(username)
+
+
+def test_the_skeleton_of_a_long_name_can_be_longer_than_the_name():
+    # "m" has the skeleton "rn": 32 of them need 64 characters, within the column's 128
+    assert len(key("m" * 32)) == 64

@@ -11,6 +11,7 @@ import pytest
 
 from core import settings as config
 from core.settings import SettingsError
+from tests.conftest import TEST_SIGNING_KEY as KEY
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -70,7 +71,7 @@ def test_bad_settings_are_refused_with_one_line_naming_the_variable(env, expecte
 
 
 def test_production_with_safe_settings_loads():
-    env = {"APP_ENV": "production", "JWT_SECRET": SECRET, **TWILIO}
+    env = {"APP_ENV": "production", "JWT_SECRET": SECRET, "JWT_PRIVATE_KEY": KEY, **TWILIO}
     assert config.load(environ=env).production
 
 
@@ -192,6 +193,7 @@ def test_production_lists_all_its_refusals_at_once():
         "APP_ENV=production needs JWT_SECRET",
         "APP_ENV=production refuses SMS_BACKEND=console",
         "APP_ENV=production refuses TEST_PHONE_CODES",
+        "APP_ENV=production needs JWT_PRIVATE_KEY or JWT_PRIVATE_KEY_FILE",
     ]
 
 
@@ -220,6 +222,7 @@ def test_production_refuses_several_workers_with_in_memory_limits(workers, stora
     env = {
         "APP_ENV": "production",
         "JWT_SECRET": SECRET,
+        "JWT_PRIVATE_KEY": KEY,
         **TWILIO,
         "WEB_CONCURRENCY": workers,
         "RATE_LIMIT_STORAGE": storage,
@@ -235,6 +238,7 @@ def test_production_with_several_workers_and_memory_limits_does_not_start(tmp_pa
     env = {
         "APP_ENV": "production",
         "JWT_SECRET": SECRET,
+        "JWT_PRIVATE_KEY": KEY,
         **TWILIO,
         "WEB_CONCURRENCY": "2",
     }

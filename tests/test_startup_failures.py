@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import POSTGRES_ADMIN
+from tests.conftest import POSTGRES_ADMIN, TEST_SIGNING_KEY
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "s" * 40
@@ -75,6 +75,7 @@ def test_a_postgres_database_that_does_not_exist_is_one_line(tmp_path, app_env):
     url = f"{base}/phonegate_missing_{secrets.token_hex(3)}"
     production = {
         "APP_ENV": "production",
+        "JWT_PRIVATE_KEY": TEST_SIGNING_KEY,
         "SMS_BACKEND": "twilio",
         "TWILIO_ACCOUNT_SID": "AC1",
         "TWILIO_AUTH_TOKEN": "t",

@@ -13,7 +13,8 @@ to it over real sockets with the real SDK):
   ...03 -> 21408, ...04 -> 21610, ...09 -> 21614; From +15005550001 -> 21212,
   ...07 -> 21606, ...08 -> 21611.
 
-Failures on demand: ``fail_next(n, status)`` (503 by default), ``rate_limit_next(n)``
+Failures on demand: ``fail_next(n, status)`` (503 by default; ``bare=True``: a plain-text
+answer without a Twilio error code, as a load balancer gives), ``rate_limit_next(n)``
 (429 / 20429), ``outage()`` / ``recover()``, ``delay(seconds, record=...)`` (a slow Twilio
 that accepted the message at once, or a black hole that never got it and answers 504),
 ``refuse(to, code)``. Every accepted message is in ``messages``; every request, with the
@@ -112,6 +113,7 @@ class Seen:
 class _Faults:
     fail: list[int] = field(default_factory=list)  # statuses for the next requests
     fail_for: dict[str, list[int]] = field(default_factory=dict)  # the same, per To number
+    bare: int = 0  # the next forced failures answer plain text, without a Twilio code
     outage: int | None = None  # status for every request until recover()
     delay_seconds: float = 0.0
     delay_count: int | None = None  # None: every request
@@ -212,8 +214,14 @@ class TwilioDouble:
 
     # --- controls (any thread) -----------------------------------------------------------
 
-    def fail_next(self, count: int, status: int = 503, *, to: str | None = None) -> None:
-        """The next ``count`` message requests (to ``to``, or any) get ``status``."""
+    def fail_next(
+        self, count: int, status: int = 503, *, to: str | None = None, bare: bool = False
+    ) -> None:
+        """The next ``count`` message requests (to ``to``, or any) get ``status``; ``bare``:
+        as plain text without a Twilio error code."""
+        if bare:
+            with self._lock:
+                self._faults.bare += count
         with self._lock:
             if to is None:
                 self._faults.fail.extend([status] * count)
@@ -231,6 +239,7 @@ class TwilioDouble:
     def recover(self) -> None:
         with self._lock:
             self._faults.outage = None
+            self._faults.bare = 0
             self._faults.fail.clear()
             self._faults.fail_for.clear()
             self._faults.delay_seconds = 0.0
@@ -333,6 +342,8 @@ class TwilioDouble:
                 status = status or 504
         if status is not None:
             self._seen(to, status)
+            if self._take_bare():
+                return web.Response(text="Service Unavailable", status=status)
             code = {429: 20429, 500: 20500, 503: 20503, 504: 20504}.get(status, status)
             return web.json_response(error_body(code, status), status=status)
         if code is not None:
@@ -341,6 +352,13 @@ class TwilioDouble:
         accepted = self._accept(form, to, sender, service)
         self._seen(to, 201)
         return self._resource(accepted, 201)
+
+    def _take_bare(self) -> bool:
+        with self._lock:
+            if self._faults.bare <= 0:
+                return False
+            self._faults.bare -= 1
+            return True
 
     def _fault_for(self, to: str) -> tuple[int | None, bool, float]:
         """(forced status, whether a delayed message is accepted, delay) for one request."""

@@ -1,0 +1,87 @@
+"""The attacker's suite, sessions (issue 11, item 5): a refresh token that is no longer current
+(rotated, logged out, or from before a password change) ends nothing but its own session;
+`logout` with it answers InvalidToken, `everywhere` or not."""
+
+from __future__ import annotations
+
+from tests import documents as d
+from tests.conftest import signup_verified
+from tests.support import OTHER_PASSWORD, STRONG_PASSWORD, new_phone
+
+
+async def login(api, phone, password=STRONG_PASSWORD):
+    answer = await api.run(d.LOGIN, {"input": {"identifier": phone, "password": password}})
+    assert answer["__typename"] == "Session", answer
+    return answer
+
+
+async def alive(api, session):
+    return await api.run(d.ME, token=session["accessToken"]) is not None
+
+
+async def test_a_rotated_refresh_token_cannot_log_the_owner_out_everywhere(api):
+    # given: the attacker copied the laptop's refresh token before the laptop rotated it
+    phone = new_phone()
+    laptop = await signup_verified(api, phone)
+    phone_app = await login(api, phone)
+    stolen = laptop["refreshToken"]
+    rotated = await api.run(d.REFRESH, {"token": stolen})
+    # when
+    out = await api.run(d.LOGOUT, {"refreshToken": stolen, "everywhere": True})
+    # then: the answer is InvalidToken and the owner's other session lives on
+    assert rotated["__typename"] == "Session"
+    assert out["__typename"] == "InvalidToken"
+    assert await alive(api, phone_app)
+    again = await api.run(d.REFRESH, {"token": phone_app["refreshToken"]})
+    assert again["__typename"] == "Session"
+
+
+async def test_a_logged_out_refresh_token_ends_nothing_more(api):
+    # given
+    phone = new_phone()
+    first = await signup_verified(api, phone)
+    second = await login(api, phone)
+    assert (await api.run(d.LOGOUT, {"refreshToken": first["refreshToken"]}))[
+        "__typename"
+    ] == "LoggedOut"
+    # when
+    everywhere = await api.run(
+        d.LOGOUT, {"refreshToken": first["refreshToken"], "everywhere": True}
+    )
+    once = await api.run(d.LOGOUT, {"refreshToken": first["refreshToken"]})
+    # then
+    assert everywhere["__typename"] == once["__typename"] == "InvalidToken"
+    assert await alive(api, second)
+
+
+async def test_a_refresh_token_from_before_a_password_change_cannot_end_later_sessions(api):
+    # given: the owner changed the password after the attacker took a refresh token
+    phone = new_phone()
+    old = await signup_verified(api, phone)
+    changed = await api.run(
+        d.CHANGE_PASSWORD,
+        {"input": {"currentPassword": STRONG_PASSWORD, "newPassword": OTHER_PASSWORD}},
+        token=old["accessToken"],
+    )
+    after = await login(api, phone, OTHER_PASSWORD)
+    # when
+    out = await api.run(d.LOGOUT, {"refreshToken": old["refreshToken"], "everywhere": True})
+    # then
+    assert changed["__typename"] == "PasswordChanged"
+    assert out["__typename"] == "InvalidToken"
+    assert await alive(api, after) and await alive(api, changed["session"])
+
+
+async def test_a_stale_refresh_token_beside_a_valid_access_token_is_refused(api):
+    # given: a valid access token of one session, a rotated refresh token of another
+    phone = new_phone()
+    first = await signup_verified(api, phone)
+    second = await login(api, phone)
+    await api.run(d.REFRESH, {"token": first["refreshToken"]})
+    # when
+    out = await api.run(
+        d.LOGOUT, {"refreshToken": first["refreshToken"]}, token=second["accessToken"]
+    )
+    # then: nothing is ended on the strength of the stale token
+    assert out["__typename"] == "InvalidToken"
+    assert await alive(api, second)
