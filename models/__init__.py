@@ -9,12 +9,14 @@ from models.outbox import MessageAttempt, OutboxMessage
 from models.second_factor import RecoveryCode, TotpCredential
 from models.security_event import SecurityEvent
 from models.session import AuthSession, RefreshToken
+from models.signup import PendingSignup
 from models.user import User
 
 __all__ = [
     "AuthSession",
     "MessageAttempt",
     "OutboxMessage",
+    "PendingSignup",
     "RecoveryCode",
     "RefreshToken",
     "SecurityEvent",
@@ -28,6 +30,7 @@ MODULES = [
     "models.code",
     "models.session",
     "models.outbox",
+    "models.signup",
     "models.second_factor",
     "models.security_event",
 ]

@@ -44,7 +44,8 @@ out in its one SMS (a repeated text once, at its last place, so "two-step login 
 before the send, so a retry after a failure sends the same text and the absorbed notices are
 never lost; one SMS is one unit of budget, so a burst of notices (12 two-factor toggles)
 sends at most what the budget allows, and the rest arrives together once it has room. Codes
-are counted when they are asked for (resolvers.guards.sms_budget), not again here.
+are counted when they are asked for (resolvers.guards.sms_budget), not again here, and so is
+``signup_existing`` (notifier.actions.COUNTED_AT_REQUEST).
 
 Bodies hold codes: they are cleared once a message is final. Only an abandoned notice
 (no code in it) that an operator could still send keeps its body for ``--retry``.
@@ -70,7 +71,7 @@ from core import metrics
 from core.clock import now
 from models import MessageAttempt, OutboxMessage
 from models.faults import DependencyUnavailable
-from notifier.actions import CODE_ACTIONS, Action
+from notifier.actions import CODE_ACTIONS, COUNTED_AT_REQUEST, Action
 from notifier.senders import Reconciler, Sender, SendError
 from notifier.templates import Templates
 
@@ -107,6 +108,11 @@ SUPERSEDED = "superseded by a newer code"
 # newer message of the kind to the same phone carries the only live code. An identity
 # change code is keyed by the account instead: two accounts may send one to the same phone.
 REPLACEABLE = frozenset({Action.VERIFY_SIGNUP, Action.LOGIN_CODE, Action.RESET_PASSWORD})
+# Superseded at send time by any newer message of its kind to the phone: login codes only
+# (one per phone). Signup and reset codes belong each to its own challenge (issue 11): a
+# newer one may be another signup's, and must not stop this one; a resend of the same
+# challenge ends the queued one when it is queued (``replaces``).
+SUPERSEDED_AT_SEND = frozenset({Action.LOGIN_CODE})
 # How far back an uncertain try is looked for at the provider (clock skew included).
 RECONCILE_MARGIN = timedelta(minutes=5)
 
@@ -140,9 +146,12 @@ class Outbox:
         else:
             body = self.templates.render(action, code=code, minutes=minutes, **extra)
             if action in REPLACEABLE and replaces:  # the older code is dead: its SMS must not go
-                await OutboxMessage.filter(action=action.value, phone=phone, state=QUEUED).update(
+                older = OutboxMessage.filter(action=action.value, phone=phone)
+                await older.filter(state=QUEUED).update(
                     state=ABANDONED, body=None, last_error=SUPERSEDED
                 )
+                # One claimed for a retry meanwhile: its next try finds it out of time.
+                await older.filter(state=SENDING).update(send_before=now())
         return await OutboxMessage.create(
             action=action.value,
             phone=phone,
@@ -387,7 +396,7 @@ class OutboxWorker:
         message = claim.message
         return (
             self.budget is not None
-            and Action(message.action) not in CODE_ACTIONS
+            and Action(message.action) not in COUNTED_AT_REQUEST
             and message.attempts == 1
             and not claim.uncertain
         )
@@ -572,7 +581,7 @@ def _last_of_each(texts: list[str]) -> list[str]:
 
 async def _superseded(message: OutboxMessage) -> bool:
     """A code message with a newer one of its kind to the same phone: its code is dead."""
-    if Action(message.action) not in REPLACEABLE:
+    if Action(message.action) not in SUPERSEDED_AT_SEND:
         return False
     newer = OutboxMessage.filter(action=message.action, phone=message.phone, id__gt=message.id)
     return await newer.exists()

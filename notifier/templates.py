@@ -47,6 +47,8 @@ DEFAULTS: dict[Action, str] = {
     "your password now.",
     Action.IDENTITY_CHANGE: "Your {app} code to confirm the change of your phone or username "
     "is {code}. It expires in {minutes} min.",
+    Action.IDENTITY_CHANGE_REQUESTED: "Someone asked to change the phone or username of your "
+    "{app} account. If this was not you, reset your password now.",
     Action.IDENTITY_CHANGED: "The phone or username of your {app} account was changed. If "
     "this was not you, contact support.",
     Action.TWO_FACTOR_CHANGED: "Two-step login for your {app} account was turned {state}. If "

@@ -15,7 +15,7 @@ from resolvers.sessions import Caller, check_password
 
 async def _confirm(deps: Deps, caller: Caller, current_password: str) -> User:
     await deps.limits.hit("account_ops", str(caller.user.id))
-    return await check_password(deps, caller.user, current_password, caller.user.phone)
+    return await check_password(deps, caller.user, current_password)
 
 
 async def change_password(

@@ -1,18 +1,27 @@
-"""One-time codes: issue, resend cooldown, and single-use consumption.
+"""One-time codes: the table of code kinds, and the one ``issue`` and one ``check`` every
+flow uses (signup, reset, login second factor, identity change).
 
-A code is stored only as HMAC-SHA256(key, purpose|user|phone|code), so it is bound to its
-purpose, user and phone. Every state change is one guarded UPDATE whose row count decides:
-- a wrong guess: ``attempts = attempts + 1 WHERE used_at IS NULL AND attempts < max``,
-  counted before the answer is returned (aliases and parallel requests each count);
-- the right code: ``used_at = now WHERE used_at IS NULL AND attempts < max AND hash = h``,
-  so of 20 parallel uses exactly one wins;
-- a (re)send: only while the row still holds the send count and time we read, so of 30
-  parallel resends one goes out. The first code of (purpose, subject) is the INSERT of its
-  row instead, and the unique key decides: a parallel first code finds the row and waits
-  out its cooldown like any resend.
-The wrong-guess count survives a resend; it starts again only after the code was used or
-died of wrong guesses (each new lineage then costs an SMS to the real phone, which the
-per-phone SMS limits bound).
+Concurrency first. A code row changes only through guarded UPDATEs whose row count decides:
+- a wrong guess: ``attempts = attempts + 1 WHERE attempts < max``, counted before the
+  answer is returned, so aliases and parallel requests each count and at most ``max`` are
+  ever evaluated. A used code counts wrong guesses like a live one (and reaches
+  TooManyAttempts), so a used code answers exactly like a code nobody ever received;
+- the right code: ``used_at = now WHERE used_at IS NULL AND attempts < max AND hash = h AND
+  expires_at > now``, in the transaction of the change it allows, so of 20 parallel uses
+  exactly one wins and its change commits with its message (through the outbox);
+- a resend: only while the row still holds the send count and time we read, so of 30
+  parallel resends exactly one goes out; a new row is an INSERT under the unique key
+  (purpose, subject), and a parallel first code finds the row and waits like a resend.
+
+Binding. Signup, reset and login codes are bound to a challenge: an opaque random string
+handed to the client, stored only as its keyed hash, by which the row is found. Without the
+challenge nobody can reach the code, so a wrong guess can count only against that challenge's
+code (and the client), never against an account, and no guess can be made before its code
+exists. Every request gets a real challenge, also where no SMS goes (an unknown phone for a
+reset, a registered phone for a signup, a wrong password while login steps up): a "decoy"
+row (no user) that counts, locks and expires like any other, so no answer depends on
+whether a phone is registered. Codes are HMAC-SHA256(key, purpose|user|phone|code), made
+with ``secrets`` and compared in constant time.
 """
 
 from __future__ import annotations
@@ -32,16 +41,66 @@ from tortoise.transactions import in_transaction
 
 from core.clock import now
 from models import VerificationCode
-from resolvers.errors import CodeExpired, CodeInvalid, CodeLocked, InputRejected, RateLimitExceeded
+from notifier.actions import Action
+from resolvers.errors import (
+    CodeExpired,
+    CodeInvalid,
+    CodeLocked,
+    InputRejected,
+    RateLimitExceeded,
+)
 
 T = TypeVar("T")
 
 RESEND_WAIT = "Wait before asking for another code."
+CHALLENGE_MAX = 128
 
-SIGNUP = "signup"
-RESET = "reset"
-LOGIN = "login"
-IDENTITY = "identity"
+
+@dataclass(frozen=True)
+class Kind:
+    """One kind of code. Every difference between the flows is a field here."""
+
+    purpose: str
+    action: Action  # the SMS that carries the code
+    bound_to: str  # what alone can reach the code (documentation; the subject's shape)
+    malformed: str  # the answer to a code that is not N digits: "InvalidInput" | "InvalidCode"
+    guess_counts_against: str  # documentation: every kind counts on the code and the client
+    renews_dead: bool  # does a new request give a used or locked row a fresh count?
+
+
+SIGNUP = Kind(
+    "signup",
+    Action.VERIFY_SIGNUP,
+    "its challenge: one pending signup and phone",
+    "InvalidInput",  # VerifyPhoneResult has InvalidInput; the client fixes a field
+    "its challenge's code and the client",
+    False,  # anyone holding the challenge may resend: a resend never buys more guesses
+)
+RESET = Kind(
+    "reset",
+    Action.RESET_PASSWORD,
+    "its challenge: one reset request and phone",
+    "InvalidInput",
+    "its challenge's code and the client",
+    False,  # no resend: another requestReset is another challenge
+)
+LOGIN = Kind(
+    "login",
+    Action.LOGIN_CODE,
+    "its challenge: the account's login after the right password",
+    "InvalidInput",  # VerifyLoginResult has InvalidInput (issue 11)
+    "its challenge's code and the client",
+    True,  # a new code needs the right password again
+)
+IDENTITY = Kind(
+    "identity",
+    Action.IDENTITY_CHANGE,
+    "the logged-in account's pending change",
+    "InvalidCode",  # ConfirmIdentityChangeResult has no InvalidInput
+    "the code and the client",
+    True,  # a new code needs the current password again
+)
+KINDS = {kind.purpose: kind for kind in (SIGNUP, RESET, LOGIN, IDENTITY)}
 
 
 @dataclass(frozen=True)
@@ -57,7 +116,7 @@ class CodePolicy:
 
 @dataclass(frozen=True)
 class IssuedCode:
-    code: str
+    code: str | None  # None: nothing to send (a decoy, or a resend of a dead code)
     expires_at: datetime
     challenge: str | None
     replaced: bool  # an earlier code of (purpose, subject) existed (its SMS may be queued)
@@ -77,32 +136,19 @@ def challenge_hash(policy: CodePolicy, challenge: str) -> str:
     return hmac.new(policy.key, f"challenge|{challenge}".encode(), hashlib.sha256).hexdigest()
 
 
-def check_format(policy: CodePolicy, code: str) -> str:
+def new_subject(prefix: str) -> str:
+    """A subject no other row has (for rows reached only through their challenge)."""
+    return f"{prefix}:{secrets.token_hex(12)}"
+
+
+def check_format(policy: CodePolicy, kind: Kind, code: str) -> str:
+    """The code's digits, or the kind's answer to a malformed code."""
     code = code.strip()
     if len(code) != policy.length or not code.isascii() or not code.isdigit():
+        if kind.malformed == "InvalidCode":
+            raise CodeInvalid()
         raise InputRejected("code", f"A code is {policy.length} digits.")
     return code
-
-
-async def _create_row(
-    purpose: str, subject: str, phone: str, policy: CodePolicy, **fields: Any
-) -> VerificationCode | None:
-    """A new row (by default with an unguessable hash), or None if a parallel request made
-    it first."""
-    values: dict[str, Any] = {
-        "code_hash": secrets.token_hex(32),
-        "expires_at": now() + timedelta(seconds=policy.ttl_seconds),
-        **fields,
-    }
-    try:
-        # A savepoint: a parallel request's row makes this insert fail without aborting the
-        # caller's transaction (PostgreSQL refuses every later statement of an aborted one).
-        async with in_transaction():
-            return await VerificationCode.create(
-                purpose=purpose, subject=subject, phone=phone, **values
-            )
-    except IntegrityError:
-        return None
 
 
 def ensure_cooled_down(row: VerificationCode | None, policy: CodePolicy, at: datetime) -> None:
@@ -126,126 +172,169 @@ def cooldown_left(row: VerificationCode, policy: CodePolicy, at: datetime) -> in
     return max(0, wait)
 
 
+def phone_subject(phone: str) -> str:
+    return f"phone:{phone}"
+
+
+async def phone_wait(kind: Kind, phone: str) -> VerificationCode | None:
+    """The row holding the phone's resend wait for new challenges of this kind (None before
+    the first): a phone gets codes no faster by asking for new challenges than by
+    resending one."""
+    return await VerificationCode.get_or_none(purpose=kind.purpose, subject=phone_subject(phone))
+
+
+async def claim_phone_wait(policy: CodePolicy, kind: Kind, phone: str) -> None:
+    """Start the phone's resend wait, or RateLimitExceeded: one guarded statement decides,
+    so of 30 parallel requests for new challenges one goes on. The row is a decoy: no code
+    and no challenge reach it."""
+    await issue(policy, kind, subject=phone_subject(phone), phone=phone, user_id=None, decoy=True)
+
+
+async def find(
+    policy: CodePolicy, kind: Kind, challenge: str, phone: str | None = None
+) -> VerificationCode | None:
+    """The row a challenge names (for that phone, if given), if any."""
+    if not challenge or len(challenge) > CHALLENGE_MAX:
+        return None
+    row = await VerificationCode.get_or_none(
+        purpose=kind.purpose, challenge_hash=challenge_hash(policy, challenge)
+    )
+    if row is None or (phone is not None and row.phone != phone):
+        return None
+    return row
+
+
 async def issue(
     policy: CodePolicy,
+    kind: Kind,
     *,
-    purpose: str,
     subject: str,
     phone: str,
     user_id: int | None,
-    payload: str | None = None,
-    with_challenge: bool = False,
+    bind: bool = False,
+    decoy: bool = False,
 ) -> IssuedCode:
-    """A new code for (purpose, subject), replacing the old one; RateLimitExceeded in cooldown.
+    """A new code for (kind, subject): the row's first, or a resend replacing its code.
 
-    Runs for unknown phones too (user_id None): the caller then sends nothing, but the
-    cooldown and the answers stay the same as for a real account.
+    ``bind`` hands out a new challenge for it; ``decoy`` makes a row no code will ever
+    match and nothing is sent for (same answers, cooldown and counting as a real one).
+    RateLimitExceeded while the row is in its resend wait.
     """
     at = now()
-    code = policy.fixed_codes.get(phone) or generate_code(policy.length)
-    challenge = secrets.token_urlsafe(32) if with_challenge else None
+    code = generate_code(policy.length)
+    if not decoy:
+        code = policy.fixed_codes.get(phone) or code
+    challenge = secrets.token_urlsafe(32) if bind else None
     expires_at = at + timedelta(seconds=policy.ttl_seconds)
-    fields: dict[str, object] = {
+    fields: dict[str, Any] = {
         "user_id": user_id,
-        "code_hash": code_hash(policy, purpose, user_id, phone, code),
-        "challenge_hash": challenge_hash(policy, challenge) if challenge else None,
-        "payload": payload,
+        "code_hash": code_hash(policy, kind.purpose, user_id, phone, code),
         "expires_at": expires_at,
         "sent_at": at,
     }
-    row = await VerificationCode.get_or_none(purpose=purpose, subject=subject)
+    if challenge:
+        fields["challenge_hash"] = challenge_hash(policy, challenge)
+    sent = None if decoy else code
+    row = await VerificationCode.get_or_none(purpose=kind.purpose, subject=subject)
     if row is None:  # the first code here: written as it is created, one statement
-        if await _create_row(purpose, subject, phone, policy, **fields, send_count=1) is not None:
-            return IssuedCode(code, expires_at, challenge, replaced=False)
-        row = await VerificationCode.get(purpose=purpose, subject=subject)  # made meanwhile
+        if await _create_row(kind, subject, phone, **fields, send_count=1) is not None:
+            return IssuedCode(sent, expires_at, challenge, replaced=False)
+        row = await VerificationCode.get(purpose=kind.purpose, subject=subject)  # made meanwhile
     ensure_cooled_down(row, policy, at)
-    fresh_lineage = row.used_at is not None or row.attempts >= policy.max_attempts
+    dead = row.used_at is not None or row.attempts >= policy.max_attempts
+    if dead and not kind.renews_dead:  # the wait still runs; the dead code stays dead
+        fields = {"sent_at": at, "challenge_hash": fields.get("challenge_hash", row.challenge_hash)}
+        sent, expires_at = None, row.expires_at
+    elif dead:  # a fresh lineage: a new count for a new code
+        fields.update(attempts=0, used_at=None)
     in_streak = row.sent_at is not None and (
         (at - row.sent_at).total_seconds() < policy.cooldown_max_seconds
     )
     streak = row.send_count if in_streak else 0
     updated = await VerificationCode.filter(
         id=row.id, send_count=row.send_count, sent_at=row.sent_at
-    ).update(
-        **fields,
-        phone=phone,
-        attempts=0 if fresh_lineage else row.attempts,
-        send_count=streak + 1,
-        used_at=None,
-    )
+    ).update(**fields, phone=phone, send_count=streak + 1)
     if updated != 1:  # another request issued a code in between: that one counts
         raise RateLimitExceeded(policy.cooldown_seconds, RESEND_WAIT)
-    return IssuedCode(code, expires_at, challenge, replaced=True)
+    return IssuedCode(sent, expires_at, challenge, replaced=True)
 
 
-async def consume(
-    policy: CodePolicy,
-    *,
-    purpose: str,
-    subject: str,
-    phone: str,
-    code: str,
-    apply: Callable[[VerificationCode], Awaitable[T]],
-) -> T:
-    """Use the code of (purpose, subject) and ``apply`` the change it allows, atomically.
-
-    Raises CodeInvalid / CodeExpired / CodeLocked; a wrong guess is counted (and committed)
-    before that. ``apply`` runs in the transaction that marks the code used, so if it
-    raises, the code stays unused and nothing changes.
-    """
-    row = await VerificationCode.get_or_none(purpose=purpose, subject=subject)
-    if row is None:
-        # No code was ever issued here, so the guess is wrong: the row is made already
-        # counting it, one statement, as a wrong guess on an existing row costs one.
-        if await _create_row(purpose, subject, phone, policy, attempts=1) is not None:
-            raise CodeLocked() if policy.max_attempts <= 1 else CodeInvalid()
-        row = await VerificationCode.get(purpose=purpose, subject=subject)
-    return await consume_row(policy, row, code, apply)
-
-
-async def find_challenge(policy: CodePolicy, challenge: str) -> VerificationCode | None:
-    """The login-code row a two-factor challenge names, if any."""
-    if not challenge or len(challenge) > 128:
+async def rebind(policy: CodePolicy, row: VerificationCode) -> IssuedCode | None:
+    """A new challenge for the row's live code, nothing sent (the code's SMS is on its way
+    or there): a second login within the resend wait answers like the first instead of
+    RateLimited. None if the code is used, locked or expired (or changed meanwhile)."""
+    challenge = secrets.token_urlsafe(32)
+    updated = await VerificationCode.filter(
+        id=row.id,
+        used_at=None,
+        attempts__lt=policy.max_attempts,
+        expires_at__gt=now(),
+        code_hash=row.code_hash,
+    ).update(challenge_hash=challenge_hash(policy, challenge))
+    if updated != 1:
         return None
-    return await VerificationCode.get_or_none(
-        purpose=LOGIN, challenge_hash=challenge_hash(policy, challenge)
-    )
+    return IssuedCode(None, row.expires_at, challenge, replaced=True)
 
 
-async def consume_row(
+async def _create_row(
+    kind: Kind, subject: str, phone: str, **fields: Any
+) -> VerificationCode | None:
+    """The new row, or None if a parallel request made it first."""
+    try:
+        # A savepoint: a parallel request's row makes this insert fail without aborting the
+        # caller's transaction (PostgreSQL refuses every later statement of an aborted one).
+        async with in_transaction():
+            return await VerificationCode.create(
+                purpose=kind.purpose, subject=subject, phone=phone, **fields
+            )
+    except IntegrityError:
+        return None
+
+
+async def check(
     policy: CodePolicy,
-    row: VerificationCode,
+    row: VerificationCode | None,
     code: str,
     apply: Callable[[VerificationCode], Awaitable[T]],
+    *,
+    prepare: Callable[[VerificationCode], Awaitable[None]] | None = None,
 ) -> T:
+    """Use the row's code and ``apply`` the change it allows, atomically.
+
+    CodeInvalid / CodeExpired / CodeLocked otherwise, a wrong guess counted (and committed)
+    first. ``prepare`` runs once the code is known right, before it is used: if it raises
+    (a weak new password), the code stays usable and nothing is counted. ``apply`` runs in
+    the transaction that marks the code used: if it raises, nothing changes.
+    """
+    if row is None:
+        raise CodeInvalid()  # no code was issued for that challenge: nothing to count on
+    at = now()
     if row.attempts >= policy.max_attempts:
         raise CodeLocked()
-    if row.used_at is not None:
-        raise CodeInvalid()
-    at = now()
     if row.expires_at <= at:
         raise CodeExpired()
     expected = code_hash(policy, row.purpose, row.user_id, row.phone, code)
-    live = VerificationCode.filter(
-        id=row.id, used_at=None, attempts__lt=policy.max_attempts, code_hash=row.code_hash
-    )
-    if hmac.compare_digest(expected, row.code_hash):
+    if hmac.compare_digest(expected, row.code_hash) and row.used_at is None:
+        if prepare is not None:
+            await prepare(row)
+        live = VerificationCode.filter(
+            id=row.id, used_at=None, attempts__lt=policy.max_attempts, code_hash=row.code_hash
+        )
         async with in_transaction():
             if await live.filter(expires_at__gt=at).update(used_at=at) != 1:
                 raise CodeInvalid()  # used or locked by a parallel request
             row.used_at = at
             return await apply(row)
-    counted = await live.update(attempts=F("attempts") + 1)
-    if counted == 0:
-        fresh = await VerificationCode.get(id=row.id)
-        raise CodeLocked() if fresh.attempts >= policy.max_attempts else CodeInvalid()
-    if row.attempts + 1 >= policy.max_attempts:
+    # A wrong guess, or a used code (answered alike: nobody can tell it was ever right).
+    counted = await VerificationCode.filter(id=row.id, attempts__lt=policy.max_attempts).update(
+        attempts=F("attempts") + 1
+    )
+    if counted == 0 or row.attempts + 1 >= policy.max_attempts:
         raise CodeLocked()
     raise CodeInvalid()
 
 
-async def forget(purpose: str, subject: str) -> None:
-    """End any live code of (purpose, subject), e.g. after the flow completed another way."""
-    await VerificationCode.filter(purpose=purpose, subject=subject, used_at=None).update(
-        used_at=now()
-    )
+async def forget(kind: Kind, **where: Any) -> None:
+    """End the live codes of this kind matching ``where``, e.g. after the flow completed
+    another way (a password reset ends a pending login)."""
+    await VerificationCode.filter(purpose=kind.purpose, used_at=None, **where).update(used_at=now())

@@ -4,37 +4,31 @@ from __future__ import annotations
 
 import math
 
-from notifier.actions import Action
 from resolvers import codes
 from resolvers.deps import Deps
 
 
 async def queue_code(
     deps: Deps,
-    action: Action,
+    kind: codes.Kind,
     *,
-    purpose: str,
     subject: str,
     phone: str,
     user_id: int | None,
-    with_challenge: bool = False,
+    bind: bool = False,
+    decoy: bool = False,
 ) -> codes.IssuedCode:
-    """A new code for (purpose, subject); its SMS is queued only when there is a user.
+    """A new code for (kind, subject) and its SMS, queued in the caller's transaction.
 
-    For an unknown phone (``user_id`` None) the code row still changes, so the cooldown
-    and every answer stay the same as for a real account, but nothing is sent.
+    A decoy (an unknown phone, a registered phone's signup, a wrong password stepping up)
+    and a resend of a dead code change the row the same way, but nothing is sent.
     """
     issued = await codes.issue(
-        deps.codes,
-        purpose=purpose,
-        subject=subject,
-        phone=phone,
-        user_id=user_id,
-        with_challenge=with_challenge,
+        deps.codes, kind, subject=subject, phone=phone, user_id=user_id, bind=bind, decoy=decoy
     )
-    if user_id is not None:
+    if issued.code is not None:
         await deps.outbox.enqueue(
-            action,
+            kind.action,
             phone,
             code=issued.code,
             minutes=math.ceil(deps.codes.ttl_seconds / 60),  # never understate the lifetime

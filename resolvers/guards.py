@@ -31,15 +31,24 @@ def client_key(address: str) -> str:
 
 
 async def sms_budget(
-    deps: Deps, client: Client, phone: str, *, purpose: str | None = None, subject: str = ""
+    deps: Deps,
+    client: Client,
+    phone: str,
+    *,
+    wait_on: VerificationCode | None = None,
+    phone_key: str = "",
+    client_counted: bool = False,
 ) -> None:
-    """Per client, then (given the code's purpose) the resend wait, then per destination
-    phone, per number block and global. A request refused by the wait costs the phone's
-    budget nothing, so a burst of resends cannot use up the owner's SMS for the day."""
-    await deps.limits.hit("sms_per_client", client.address)
-    if purpose is not None:
-        await resend_wait(deps, purpose, subject or phone)
-    await deps.limits.hit("sms_per_phone", phone)
+    """Per client, then the resend wait of ``wait_on`` (the code row a new code replaces or
+    follows), then per destination phone, per number block and global. A request refused by
+    the wait costs the phone's budget nothing, so a burst of resends cannot use up the
+    owner's SMS for the day. ``phone_key`` names a separate per-phone budget: login codes
+    have their own, so nobody without the password can spend the SMS the owner needs to
+    log in (see sessions.py)."""
+    if not client_counted:
+        await deps.limits.hit("sms_per_client", client.address)
+    codes.ensure_cooled_down(wait_on, deps.codes, now())
+    await deps.limits.hit("sms_per_phone", phone, *((phone_key,) if phone_key else ()))
     await deps.limits.hit("sms_per_prefix", phone_prefix(phone))
     await deps.limits.hit("sms_global")
 
@@ -59,31 +68,44 @@ async def notice_budget(limits: RateLimits, phone: str) -> int:
     return 0
 
 
-async def resend_wait(deps: Deps, purpose: str, subject: str) -> None:
-    """RateLimitExceeded while the code of (purpose, subject) is in its resend wait."""
-    row = await VerificationCode.get_or_none(purpose=purpose, subject=subject)
-    codes.ensure_cooled_down(row, deps.codes, now())
-
-
-async def guess_budget(deps: Deps, client: Client, account_key: str) -> None:
-    """A code guess: counted per client; refused while the account's failures are spent."""
+async def guess_budget(deps: Deps, client: Client) -> None:
+    """A code guess: counted per client, before the work. Nothing about an account is
+    counted or consulted: a wrong guess counts against its challenge's code (codes.check)."""
     await deps.limits.hit("verify_per_client", client.address)
-    await deps.limits.test("failures_per_account", account_key)
+
+
+async def under_attack(deps: Deps, account_key: str) -> bool:
+    """The account's wrong passwords are past its limits: a right password now steps up to
+    an SMS code instead of being refused (the owner still gets in; a guesser does not)."""
+    try:
+        await deps.limits.test("failures_per_account", account_key)
+        await deps.limits.test("password_failures_per_account", account_key)
+    except RateLimitExceeded:
+        return True
+    return False
 
 
 async def failed(deps: Deps, account_key: str) -> None:
-    """Count a wrong code or password against the account's day; never refuses by itself.
-    (A password attempt already counted towards the growing waits, before the work.)"""
-    with contextlib.suppress(RateLimitExceeded):  # already full: the next test() refuses
+    """Count a wrong password against the account's day; never refuses by itself."""
+    with contextlib.suppress(RateLimitExceeded):  # already full: the account steps up
         await deps.limits.hit("failures_per_account", account_key)
 
 
 async def password_budget(deps: Deps, account_key: str) -> None:
-    """Before a password is checked: refused while the account's failures of the day are
-    spent, and counted towards its growing waits now, before the work, so a burst of
-    parallel attempts is refused past the limit instead of all passing one look."""
+    """Before a logged-in caller's password is checked (changePassword, deleteAccount ...):
+    refused while the account's failures of the day are spent, and counted towards its
+    growing waits now, before the work, so a burst of parallel attempts is refused past the
+    limit instead of all passing one look. Keyed on the account id, never on a phone or
+    username, so nobody logged out can fill it."""
     await deps.limits.test("failures_per_account", account_key)
     await deps.limits.hit("password_failures_per_account", account_key)
+
+
+async def login_attempt(deps: Deps, account_key: str) -> None:
+    """Count a login's password attempt towards the identifier's growing waits, before the
+    work; never refuses (past the limits the account steps up instead)."""
+    with contextlib.suppress(RateLimitExceeded):
+        await deps.limits.hit("password_failures_per_account", account_key)
 
 
 async def succeeded(deps: Deps, account_key: str) -> None:

@@ -20,7 +20,7 @@ from notifier.actions import Action
 from resolvers import codes, guards, tokens
 from resolvers.delivery import queue_code
 from resolvers.deps import Client, Deps
-from resolvers.errors import CodeInvalid, CodeLocked, InputRejected, PhoneInUse, UsernameInUse
+from resolvers.errors import CodeInvalid, InputRejected, PhoneInUse, UsernameInUse
 from resolvers.sessions import Caller, check_password
 from resolvers.signup import live_accounts
 from resolvers.usernames import normalize_username
@@ -54,27 +54,25 @@ async def request(
     if phone is None and username is None:
         raise InputRejected("phone", "Give a new phone number or a new username.")
     await deps.limits.hit("account_ops", str(user.id))
-    user = await check_password(deps, user, current_password, user.phone)
+    user = await check_password(deps, user, current_password)
     if phone is not None:
         await _check_phone_free(deps, phone, user)
     if username is not None:
         await _check_username_free(deps, username[1], user)
     destination = phone or user.phone
-    await guards.sms_budget(
-        deps, client, destination, purpose=codes.IDENTITY, subject=_subject(user)
+    wait_on = await VerificationCode.get_or_none(
+        purpose=codes.IDENTITY.purpose, subject=_subject(user)
     )
+    await guards.sms_budget(deps, client, destination, wait_on=wait_on)
     async with in_transaction():
         user.pending_phone = phone
         user.pending_username, user.pending_username_key = username or (None, None)
         await user.save(update_fields=["pending_phone", "pending_username", "pending_username_key"])
         issued = await queue_code(
-            deps,
-            Action.IDENTITY_CHANGE,
-            purpose=codes.IDENTITY,
-            subject=_subject(user),
-            phone=destination,
-            user_id=user.id,
+            deps, codes.IDENTITY, subject=_subject(user), phone=destination, user_id=user.id
         )
+        if phone is not None:  # the old phone hears of it at once (no secret in it)
+            await deps.outbox.enqueue(Action.IDENTITY_CHANGE_REQUESTED, user.phone)
     deps.wake_outbox()
     return ChangePending(mask_phone(destination), issued.expires_at)
 
@@ -93,12 +91,11 @@ async def _check_username_free(deps: Deps, key: str, user: User) -> None:
 
 async def confirm(deps: Deps, client: Client, caller: Caller, code_raw: str) -> User:
     user = caller.user
-    await deps.limits.hit("verify_per_client", client.address)
-    try:
-        code = codes.check_format(deps.codes, code_raw)
-    except InputRejected:
-        raise CodeInvalid() from None
-    destination = user.pending_phone or user.phone
+    await guards.guess_budget(deps, client)
+    code = codes.check_format(deps.codes, codes.IDENTITY, code_raw)
+    row = await VerificationCode.get_or_none(
+        purpose=codes.IDENTITY.purpose, subject=_subject(user), user_id=user.id
+    )
 
     async def apply(row: VerificationCode) -> User:
         fresh = await User.get(id=user.id)
@@ -106,18 +103,7 @@ async def confirm(deps: Deps, client: Client, caller: Caller, code_raw: str) -> 
             raise CodeInvalid()
         return await _apply_change(deps, fresh, keep=caller.session_id)
 
-    try:
-        changed = await codes.consume(
-            deps.codes,
-            purpose=codes.IDENTITY,
-            subject=_subject(user),
-            phone=destination,
-            code=code,
-            apply=apply,
-        )
-    except (CodeInvalid, CodeLocked):
-        await guards.failed(deps, user.phone)
-        raise
+    changed = await codes.check(deps.codes, row, code, apply)
     deps.wake_outbox()
     return changed
 

@@ -1,5 +1,11 @@
-"""Password reset by SMS: a request changes nothing; completing it logs nobody in and ends
-every session. Unknown and unverified phones get the same answers and no SMS."""
+"""Password reset by SMS: a request changes nothing; completing it logs nobody in, ends every
+session, a pending two-factor login and a pending identity change.
+
+Each request gets its own challenge; only that challenge with its code completes it. Unknown
+and unverified phones get a decoy challenge (no SMS) that counts, locks and expires like a
+real one. The code is checked before the new password, so no answer depends on the account
+behind a wrong code, and a right code refused for a weak password stays usable.
+"""
 
 from __future__ import annotations
 
@@ -17,44 +23,63 @@ from resolvers.signup import CodeSent
 
 async def request(deps: Deps, client: Client, phone_raw: str) -> CodeSent:
     phone = deps.normalize_phone(phone_raw)
-    await guards.sms_budget(deps, client, phone, purpose=codes.RESET)
+    await guards.sms_budget(deps, client, phone, wait_on=await codes.phone_wait(codes.RESET, phone))
+    await codes.claim_phone_wait(deps.codes, codes.RESET, phone)
     async with in_transaction():
         user = await User.get_or_none(phone=phone, is_verified=True)
         issued = await queue_code(
             deps,
-            Action.RESET_PASSWORD,
-            purpose=codes.RESET,
-            subject=phone,
+            codes.RESET,
+            subject=codes.new_subject("reset"),
             phone=phone,
             user_id=user.id if user else None,
+            bind=True,
+            decoy=user is None,
         )
     deps.wake_outbox()
-    return CodeSent(phone, issued.expires_at)
+    assert issued.challenge is not None
+    return CodeSent(phone, issued.expires_at, issued.challenge)
 
 
 async def complete(
-    deps: Deps, client: Client, phone_raw: str, code_raw: str, new_password: str
+    deps: Deps, client: Client, phone_raw: str, challenge: str, code_raw: str, new_password: str
 ) -> None:
     phone = deps.normalize_phone(phone_raw)
-    code = codes.check_format(deps.codes, code_raw)
-    await deps.limits.hit("verify_per_client", client.address)
-    holder = await User.get_or_none(phone=phone, is_verified=True)
-    context = (phone, holder.username or "") if holder else (phone,)
-    password = check_policy(new_password, context=context, **deps.password_limits())
-    password_hash = await deps.passwords.hash(password)
+    code = codes.check_format(deps.codes, codes.RESET, code_raw)
+    await guards.guess_budget(deps, client)
+    row = await codes.find(deps.codes, codes.RESET, challenge, phone)
+    password_hash = ""
 
-    async def apply(row: VerificationCode) -> None:
+    async def prepare(row: VerificationCode) -> None:  # only once the code is known right
+        nonlocal password_hash
+        holder = await User.get_or_none(id=row.user_id or 0)
+        context = (phone, holder.username or "") if holder else (phone,)
+        password = check_policy(new_password, context=context, **deps.password_limits())
+        password_hash = await deps.passwords.hash(password)
+
+    async def apply(row: VerificationCode) -> User:
         user = await User.get_or_none(id=row.user_id or 0, phone=phone, is_verified=True)
         if user is None:
             raise CodeInvalid()
         user.password_hash = password_hash
-        await user.save(update_fields=["password_hash", "updated_at"])
+        user.pending_phone = user.pending_username = user.pending_username_key = None
+        await user.save(
+            update_fields=[
+                "password_hash",
+                "pending_phone",
+                "pending_username",
+                "pending_username_key",
+                "updated_at",
+            ]
+        )
         await tokens.end_all_sessions(user)
-        await codes.forget(codes.LOGIN, phone)
+        await codes.forget(codes.LOGIN, user_id=user.id)  # a pending two-factor login ends
+        await codes.forget(codes.IDENTITY, user_id=user.id)  # so does an identity change
         await deps.outbox.enqueue(Action.PASSWORD_RESET, phone)
+        return user
 
-    await codes.consume(
-        deps.codes, purpose=codes.RESET, subject=phone, phone=phone, code=code, apply=apply
-    )
+    user = await codes.check(deps.codes, row, code, apply, prepare=prepare)
     await guards.succeeded(deps, phone)
+    if user.username_key:
+        await guards.succeeded(deps, f"username:{user.username_key}")
     deps.wake_outbox()

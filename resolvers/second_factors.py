@@ -32,7 +32,7 @@ def keys(deps: Deps) -> totp.TotpKeys:
 
 async def _confirm_password(deps: Deps, caller: Caller, current_password: str) -> User:
     await deps.limits.hit("account_ops", str(caller.user.id))
-    return await check_password(deps, caller.user, current_password, caller.user.phone)
+    return await check_password(deps, caller.user, current_password)
 
 
 async def setup(deps: Deps, caller: Caller, current_password: str) -> TotpSetup:
@@ -52,13 +52,14 @@ async def setup(deps: Deps, caller: Caller, current_password: str) -> TotpSetup:
 async def confirm(deps: Deps, client: Client, caller: Caller, code: str) -> list[str]:
     """Turn TOTP on with a code of the pending secret; the first ten recovery codes."""
     user = caller.user
-    await guards.guess_budget(deps, client, user.phone)
+    await guards.guess_budget(deps, client)
+    await deps.limits.test("failures_per_account", f"user:{user.id}")
     credential = await TotpCredential.get_or_none(user_id=user.id, pending_sealed__isnull=False)
     pending = credential.pending_sealed if credential else None
     secret = totp.unseal(keys(deps), user.id, pending) if pending else None
     step = totp.matching_step(secret, code) if secret else None
     if credential is None or step is None:
-        await guards.failed(deps, user.phone)
+        await guards.failed(deps, f"user:{user.id}")
         raise CodeInvalid()
     async with in_transaction():
         # Only the secret this code was checked against; the code's step is used up.

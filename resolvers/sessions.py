@@ -2,27 +2,29 @@
 
 Unknown identifier and wrong password give the same CredentialsInvalid after the same work
 (a dummy argon2 verify); PhoneUnverified only after a right password. Failures count per
-client and per account, with growing waits, and a success clears the account's count.
+client and per identifier; past the identifier's limits login steps up to an SMS code
+instead of refusing (see ``login``), and a success clears the count.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import uuid
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import datetime
 
 from tortoise.transactions import in_transaction
 
+from core.clock import now
 from core.masking import mask_phone
 from models import User, VerificationCode
-from notifier.actions import Action
-from resolvers import codes, guards, tokens
+from resolvers import codes, guards, signup, tokens
 from resolvers.delivery import queue_code
 from resolvers.deps import Client, Deps
 from resolvers.errors import (
     AuthRequired,
-    CodeInvalid,
-    CodeLocked,
     CredentialsInvalid,
     InputRejected,
     PhoneUnverified,
@@ -47,91 +49,152 @@ class Caller:
 
 
 async def _find(deps: Deps, identifier: str) -> tuple[str, User | None]:
-    """(account key, user) for a phone in any format or a username."""
+    """(identifier key, user) for a phone in any format or a username. Login limits count
+    on the identifier as given, never on the account behind it: a count shared by a
+    username and its phone would tell which phone goes with which username."""
     if looks_like_phone(identifier):
         try:
             phone = deps.normalize_phone(identifier)
         except InputRejected:
             raise InputRejected("identifier", "Enter your phone number or username.") from None
-        return phone, await User.get_or_none(phone=phone)
+        return phone, await User.get_or_none(phone=phone, is_verified=True)
     try:
         _, key = normalize_username(identifier)
     except InputRejected:
         raise InputRejected("identifier", "Enter your phone number or username.") from None
-    return f"username:{key}", await User.get_or_none(username_key=key)
+    return f"username:{key}", await User.get_or_none(username_key=key, is_verified=True)
 
 
-async def check_password(deps: Deps, user: User | None, password: str, account_key: str) -> User:
-    """The user if the password is theirs; CredentialsInvalid (counted) otherwise.
-
-    Every check, wherever it happens (login, or an operation that asks for the current
-    password), first passes the account's budget: the day's failures and growing waits.
-    A right password clears them.
-    """
-    await guards.password_budget(deps, account_key)
+async def _password_matches(deps: Deps, password_hash: str | None, password: str) -> bool:
+    """The same work (one argon2 verify) whether or not there is a hash to check."""
     if len(password) > deps.settings.password_max_length * 18:
-        user = None  # refused without hashing; same answer as a wrong password
-    elif user is None:
+        return False  # refused without hashing; same answer as a wrong password
+    if password_hash is None:
         await deps.passwords.verify_dummy(password)
-    elif await deps.passwords.verify(user.password_hash, password):
-        if deps.passwords.needs_rehash(user.password_hash):
-            user.password_hash = await deps.passwords.hash(password)
-            await User.filter(id=user.id).update(password_hash=user.password_hash)
+        return False
+    return await deps.passwords.verify(password_hash, password)
+
+
+async def check_password(deps: Deps, user: User, password: str) -> User:
+    """The logged-in caller if the password is theirs; CredentialsInvalid (counted) or
+    RateLimitExceeded (the account's budget spent) otherwise. Counted on the account id:
+    nobody logged out can fill this budget (a login counts on its identifier)."""
+    account_key = f"user:{user.id}"
+    await guards.password_budget(deps, account_key)
+    if await _password_matches(deps, user.password_hash, password):
+        await _rehash_if_needed(deps, user, password)
         await guards.succeeded(deps, account_key)
         return user
     await guards.failed(deps, account_key)
     raise CredentialsInvalid()
 
 
+async def _rehash_if_needed(deps: Deps, user: User, password: str) -> None:
+    if deps.passwords.needs_rehash(user.password_hash):
+        user.password_hash = await deps.passwords.hash(password)
+        await User.filter(id=user.id).update(password_hash=user.password_hash)
+
+
 async def login(
     deps: Deps, client: Client, identifier: str, password: str
 ) -> tokens.IssuedSession | SecondFactor:
+    """A Session, or SecondFactorRequired with two-factor login on.
+
+    When the identifier has seen many wrong passwords (its limits are spent), every login
+    with it answers SecondFactorRequired: the right password sends a real `login_code`, a
+    wrong one gets a decoy challenge (nothing sent) that behaves like a real one. So the
+    owner always gets in, a guesser never does, and no answer tells a right password from
+    a wrong one.
+    """
     if not identifier.strip():
         raise InputRejected("identifier", "Enter your phone number or username.")
     if not password:
         raise InputRejected("password", "Enter your password.")
     await deps.limits.hit("login_per_client", client.address)
-    account_key, user = await _find(deps, identifier)
-    if user is not None:
-        account_key = user.phone  # one count per account, whichever identifier is used
-    user = await check_password(deps, user, password, account_key)
-    if not user.is_verified:
-        raise PhoneUnverified()
+    key, user = await _find(deps, identifier)
+    stepped_up = await guards.under_attack(deps, key)
+    await guards.login_attempt(deps, key)
+    pending = None if user is not None else await signup.pending_for_login(key)
+    hash_ = user.password_hash if user else (pending.password_hash if pending else None)
+    right = await _password_matches(deps, hash_, password)
+    if right and user is None:
+        raise PhoneUnverified()  # a pending signup's own password: only its maker knows it
+    if stepped_up:
+        if user is not None and right:
+            await _rehash_if_needed(deps, user, password)
+            return await _second_factor(deps, client, user)
+        return await _decoy_second_factor(deps, client, key)
+    if user is None or not right:
+        await guards.failed(deps, key)
+        raise CredentialsInvalid()
+    await _rehash_if_needed(deps, user, password)
+    await guards.succeeded(deps, key)
     if user.two_factor_enabled:
         return await _second_factor(deps, client, user)
     return await tokens.start_session(deps.tokens, user)
 
 
+def _login_row(subject: str) -> Awaitable[VerificationCode | None]:
+    return VerificationCode.get_or_none(purpose=codes.LOGIN.purpose, subject=subject)
+
+
 async def _second_factor(deps: Deps, client: Client, user: User) -> SecondFactor:
-    await guards.sms_budget(deps, client, user.phone, purpose=codes.LOGIN)
+    """A login code by SMS, or within its resend wait the same live code under a new
+    challenge (nothing sent): the right password never answers RateLimited for the wait,
+    and answers like a wrong one while stepped up. The code has a per-phone budget of its
+    own (phone_key): only the right password spends it."""
+    await deps.limits.hit("sms_per_client", client.address)  # as a decoy counts it
+    row = await _login_row(user.phone)
+    if row is not None and codes.cooldown_left(row, deps.codes, now()):
+        rebound = await codes.rebind(deps.codes, row)
+        if rebound is not None and rebound.challenge is not None:
+            return SecondFactor(rebound.challenge, mask_phone(user.phone), rebound.expires_at)
+    await guards.sms_budget(
+        deps, client, user.phone, wait_on=row, phone_key="login", client_counted=True
+    )
     async with in_transaction():
         issued = await queue_code(
             deps,
-            Action.LOGIN_CODE,
-            purpose=codes.LOGIN,
+            codes.LOGIN,
             subject=user.phone,
             phone=user.phone,
             user_id=user.id,
-            with_challenge=True,
+            bind=True,
         )
     deps.wake_outbox()
     assert issued.challenge is not None
     return SecondFactor(issued.challenge, mask_phone(user.phone), issued.expires_at)
 
 
+async def _decoy_second_factor(deps: Deps, client: Client, key: str) -> SecondFactor:
+    """A login challenge for a wrong password (or unknown identifier) while stepped up: the
+    same per-client count as a real one, a row that counts and locks like one, no SMS. The
+    masked phone is the one typed, or for a username a made-up one, the same each time
+    (the real one would tell which phone goes with the username)."""
+    await deps.limits.hit("sms_per_client", client.address)
+    digest = hmac.new(deps.codes.key, f"decoy|{key}".encode(), hashlib.sha256).hexdigest()
+    phone = key if key.startswith("+") else "+1" + str(int(digest[:16], 16))[-10:].zfill(10)
+    issued = await codes.issue(
+        deps.codes,
+        codes.LOGIN,
+        subject=codes.new_subject("decoy"),
+        phone=phone,
+        user_id=None,
+        bind=True,
+        decoy=True,
+    )
+    assert issued.challenge is not None
+    return SecondFactor(issued.challenge, mask_phone(phone), issued.expires_at)
+
+
 async def verify_login(
     deps: Deps, client: Client, challenge: str, code_raw: str
 ) -> tokens.IssuedSession:
-    await deps.limits.hit("verify_per_client", client.address)
-    try:
-        code = codes.check_format(deps.codes, code_raw)
-    except InputRejected:
-        raise CodeInvalid() from None
-
-    row = await codes.find_challenge(deps.codes, challenge)
+    await guards.guess_budget(deps, client)
+    code = codes.check_format(deps.codes, codes.LOGIN, code_raw)
+    row = await codes.find(deps.codes, codes.LOGIN, challenge)
     if row is None:
         raise TokenInvalid()
-    await deps.limits.test("failures_per_account", row.phone)
 
     async def complete(row: VerificationCode) -> tokens.IssuedSession:
         user = await User.get_or_none(id=row.user_id or 0, phone=row.phone, is_verified=True)
@@ -139,11 +202,7 @@ async def verify_login(
             raise TokenInvalid()
         return await tokens.start_session(deps.tokens, user)
 
-    try:
-        return await codes.consume_row(deps.codes, row, code, complete)
-    except (CodeInvalid, CodeLocked):
-        await guards.failed(deps, row.phone)
-        raise
+    return await codes.check(deps.codes, row, code, complete)
 
 
 async def refresh(deps: Deps, refresh_token: str) -> tokens.IssuedSession:

@@ -1,8 +1,18 @@
 """Signup, resending the signup code, phone verification, username availability.
 
-The answers never depend on whether a phone is registered: signup with a verified phone
-answers like a new one (its owner is told by SMS), and resend and verify work on a code row
-that exists for unknown phones too.
+Every signup is its own pending signup (models/signup.py) with its own challenge and code:
+only that challenge with its code completes it, so a later signup of the same phone never
+changes an earlier one and a code sent for one cannot complete another. The answers never
+depend on whether a phone is registered: a registered phone's signup gets a decoy
+challenge that behaves like a real one (its owner is told by SMS instead of getting a code).
+
+Usernames. A username held by an account gives UsernameTaken whatever the phone. A pending
+signup reserves nothing, neither its phone nor its username: a signup nobody can verify must
+not block the real owner of either (squatting costs only an SMS to any phone). So two
+pending signups may want one name; the first verified gets it, and a later verification
+still succeeds (the phone is proven, the code was right) with the account made without a
+username, which ``Session.user.username`` shows and changeIdentity can set: VerifyPhoneResult
+has no UsernameTaken, and refusing a right code would waste the proof of the phone.
 """
 
 from __future__ import annotations
@@ -11,34 +21,37 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from tortoise.exceptions import IntegrityError
-from tortoise.expressions import Q
 from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from core.clock import now
-from models import User, VerificationCode
+from models import PendingSignup, User, VerificationCode
 from notifier.actions import Action
 from resolvers import codes, guards, tokens
 from resolvers.delivery import queue_code
 from resolvers.deps import Client, Deps
-from resolvers.errors import CodeInvalid, CodeLocked, InputRejected, UsernameInUse
+from resolvers.errors import CodeInvalid, InputRejected, UsernameInUse
 from resolvers.passwords import check_policy
 from resolvers.usernames import normalize_username
+
+UNVERIFIED_TTL_MAX = 86_400  # an unverified signup never outlives a day (SECURITY.md)
+UNKNOWN_SIGNUP = "That signup is unknown or has expired: sign up again."
 
 
 @dataclass(frozen=True)
 class CodeSent:
     phone: str
     expires_at: datetime
-
-
-def stale_before(deps: Deps) -> datetime:
-    return now() - timedelta(seconds=deps.settings.unverified_ttl_seconds)
+    challenge: str
 
 
 def live_accounts(deps: Deps) -> QuerySet[User]:
-    """Accounts that hold their username: verified ones, and signups not yet stale."""
-    return User.filter(Q(is_verified=True) | Q(created_at__gte=stale_before(deps)))
+    """Accounts that hold their phone and username: proven ones."""
+    return User.filter(is_verified=True)
+
+
+def _pending_id(row: VerificationCode) -> int:
+    return int(row.subject.removeprefix("signup:"))
 
 
 async def start(
@@ -48,108 +61,121 @@ async def start(
     username = normalize_username(username_raw) if username_raw else None
     context = (phone, *(username or ()))
     password = check_policy(password, context=context, **deps.password_limits())
-    await guards.sms_budget(deps, client, phone, purpose=codes.SIGNUP)
-    password_hash = await deps.passwords.hash(password)
-    try:
-        sent = await _start(deps, phone, username, password_hash)
-    except IntegrityError:  # a parallel signup took the phone or username first
-        sent = await _start(deps, phone, username, password_hash)
-    deps.wake_outbox()
-    return sent
-
-
-async def _start(
-    deps: Deps, phone: str, username: tuple[str, str] | None, password_hash: str
-) -> CodeSent:
-    async with in_transaction():
-        user = await User.get_or_none(phone=phone)
-        if user is not None and user.is_verified:
-            return await _existing(deps, user)
-        if username is not None:
-            await _claim_username(deps, username[1], except_phone=phone)
-        if user is None:
-            user = await User.create(
-                phone=phone,
-                password_hash=password_hash,
-                username=username[0] if username else None,
-                username_key=username[1] if username else None,
-            )
-        else:  # the newest signup of an unverified phone wins
-            user.password_hash = password_hash
-            user.username, user.username_key = username or (None, None)
-            user.created_at = now()
-            await user.save()
-        issued = await queue_code(
-            deps,
-            Action.VERIFY_SIGNUP,
-            purpose=codes.SIGNUP,
-            subject=phone,
-            phone=phone,
-            user_id=user.id,
-        )
-        return CodeSent(phone, issued.expires_at)
-
-
-async def _existing(deps: Deps, user: User) -> CodeSent:
-    """A verified phone: the same cooldown and answer as a new one; the owner is told."""
-    issued = await codes.issue(
-        deps.codes, purpose=codes.SIGNUP, subject=user.phone, phone=user.phone, user_id=None
+    if username is not None and await live_accounts(deps).filter(username_key=username[1]).exists():
+        raise UsernameInUse()  # decided by the name alone, never by the phone
+    await guards.sms_budget(
+        deps, client, phone, wait_on=await codes.phone_wait(codes.SIGNUP, phone)
     )
-    await deps.outbox.enqueue(Action.SIGNUP_EXISTING, user.phone)
-    return CodeSent(user.phone, issued.expires_at)
-
-
-async def _claim_username(deps: Deps, key: str, *, except_phone: str) -> None:
-    holder = await User.get_or_none(username_key=key)
-    if holder is None or holder.phone == except_phone:
-        return
-    if not holder.is_verified and holder.created_at < stale_before(deps):
-        await holder.delete()  # an abandoned signup never blocks a real one
-        return
-    raise UsernameInUse()
-
-
-async def resend(deps: Deps, client: Client, phone_raw: str) -> CodeSent:
-    """A new signup code for an unverified phone; for any other phone the same answer."""
-    phone = deps.normalize_phone(phone_raw)
-    await guards.sms_budget(deps, client, phone, purpose=codes.SIGNUP)
+    password_hash = await deps.passwords.hash(password)
+    ttl = min(deps.settings.unverified_ttl_seconds, UNVERIFIED_TTL_MAX)
+    await codes.claim_phone_wait(deps.codes, codes.SIGNUP, phone)
     async with in_transaction():
-        user = await User.get_or_none(phone=phone, is_verified=False)
+        registered = await live_accounts(deps).filter(phone=phone).exists()
+        pending = await PendingSignup.create(
+            phone=phone,
+            username=username[0] if username else None,
+            username_key=username[1] if username else None,
+            password_hash=password_hash,
+            expires_at=now() + timedelta(seconds=ttl),
+        )
         issued = await queue_code(
             deps,
-            Action.VERIFY_SIGNUP,
-            purpose=codes.SIGNUP,
-            subject=phone,
+            codes.SIGNUP,
+            subject=f"signup:{pending.id}",
             phone=phone,
-            user_id=user.id if user else None,
+            user_id=None,
+            bind=True,
+            decoy=registered,  # the owner gets signup_existing instead of a code
+        )
+        if registered:
+            await deps.outbox.enqueue(Action.SIGNUP_EXISTING, phone)
+    deps.wake_outbox()
+    assert issued.challenge is not None
+    return CodeSent(phone, issued.expires_at, issued.challenge)
+
+
+async def resend(deps: Deps, client: Client, phone_raw: str, challenge: str) -> CodeSent:
+    """A new code for this signup (after the resend wait); the same challenge answered.
+
+    A registered phone's decoy, a completed or dead signup: the same answer and wait, and
+    nothing is sent. The wrong-guess count is the challenge's and survives every resend.
+    """
+    phone = deps.normalize_phone(phone_raw)
+    row = await codes.find(deps.codes, codes.SIGNUP, challenge, phone)
+    if row is None:
+        raise InputRejected("challenge", UNKNOWN_SIGNUP)
+    await guards.sms_budget(deps, client, phone, wait_on=row)
+    async with in_transaction():
+        pending = await PendingSignup.get_or_none(id=_pending_id(row), expires_at__gt=now())
+        registered = await live_accounts(deps).filter(phone=phone).exists()
+        issued = await queue_code(
+            deps,
+            codes.SIGNUP,
+            subject=row.subject,
+            phone=phone,
+            user_id=None,
+            decoy=registered or pending is None,
         )
     deps.wake_outbox()
-    return CodeSent(phone, issued.expires_at)
+    return CodeSent(phone, issued.expires_at, challenge)
 
 
-async def verify(deps: Deps, client: Client, phone_raw: str, code_raw: str) -> tokens.IssuedSession:
+async def verify(
+    deps: Deps, client: Client, phone_raw: str, challenge: str, code_raw: str
+) -> tokens.IssuedSession:
     phone = deps.normalize_phone(phone_raw)
-    code = codes.check_format(deps.codes, code_raw)
-    await guards.guess_budget(deps, client, phone)
+    code = codes.check_format(deps.codes, codes.SIGNUP, code_raw)
+    await guards.guess_budget(deps, client)
+    row = await codes.find(deps.codes, codes.SIGNUP, challenge, phone)
 
     async def complete(row: VerificationCode) -> tokens.IssuedSession:
-        user = await User.get_or_none(id=row.user_id or 0, phone=phone, is_verified=False)
-        if user is None:
-            raise CodeInvalid()
-        user.is_verified = True
-        await user.save(update_fields=["is_verified", "updated_at"])
+        pending = await PendingSignup.get_or_none(id=_pending_id(row), expires_at__gt=now())
+        if pending is None or await live_accounts(deps).filter(phone=phone).exists():
+            raise CodeInvalid()  # a decoy, or another signup of the phone was verified first
+        user = await _create_account(pending)
+        # Every other signup of the phone ends with this one.
+        await PendingSignup.filter(phone=phone).delete()
+        await codes.forget(codes.SIGNUP, phone=phone)
         await deps.outbox.enqueue(Action.SIGNUP_VERIFIED, phone)
         return await tokens.start_session(deps.tokens, user)
 
-    try:
-        session = await codes.consume(
-            deps.codes, purpose=codes.SIGNUP, subject=phone, phone=phone, code=code, apply=complete
-        )
-    except (CodeInvalid, CodeLocked):
-        await guards.failed(deps, phone)
-        raise
+    session = await codes.check(deps.codes, row, code, complete)
     deps.wake_outbox()
     return session
+
+
+async def _create_account(pending: PendingSignup) -> User:
+    """The account of a proven signup; without its username if an account took the name
+    meanwhile (see the module docstring). A parallel verification of the same phone wins
+    by the unique key: this one then answers like a used code."""
+    name, key = pending.username, pending.username_key
+    if key is not None and await User.filter(username_key=key).exists():
+        name = key = None
+    for username, username_key in ((name, key), (None, None)):
+        try:
+            async with in_transaction():  # a savepoint: the caller's transaction goes on
+                return await User.create(
+                    phone=pending.phone,
+                    password_hash=pending.password_hash,
+                    username=username,
+                    username_key=username_key,
+                    is_verified=True,
+                )
+        except IntegrityError:
+            if username_key is None or await User.filter(phone=pending.phone).exists():
+                break
+    raise CodeInvalid()
+
+
+async def pending_for_login(identifier_key: str) -> PendingSignup | None:
+    """The newest live pending signup a login identifier names (phone or "username:key")."""
+    where = (
+        {"username_key": identifier_key.removeprefix("username:")}
+        if identifier_key.startswith("username:")
+        else {"phone": identifier_key}
+    )
+    live = PendingSignup.filter(expires_at__gt=now(), **where)
+    return await live.order_by("-created_at").first()
 
 
 async def username_available(deps: Deps, raw: str) -> bool:
@@ -161,6 +187,7 @@ async def username_available(deps: Deps, raw: str) -> bool:
 
 
 async def purge_stale(deps: Deps) -> int:
-    """Delete unverified signups past their lifetime (their phone and username are free)."""
-    stale = User.filter(is_verified=False, created_at__lt=stale_before(deps))
-    return await stale.delete()
+    """Delete pending signups past their lifetime, and unverified accounts made before
+    pending signups existed (nothing can complete them now)."""
+    stale = await PendingSignup.filter(expires_at__lt=now()).delete()
+    return stale + await User.filter(is_verified=False).delete()

@@ -23,6 +23,10 @@ class SignupInput:
 class VerifyPhoneInput:
     phone: str = strawberry.field(description="The phone the code was sent to.")
     code: str = strawberry.field(description="The digits from the `verify_signup` SMS.")
+    challenge: str = strawberry.field(
+        description="`VerificationSent.challenge` from this signup, unchanged: only it "
+        "completes this signup."
+    )
 
 
 @strawberry.input(description="Credentials for `login`: an identifier and the password.")
@@ -50,6 +54,9 @@ class SetTwoFactorInput:
 @strawberry.input(description="Completes a password reset started by `requestReset`.")
 class ResetPasswordInput:
     phone: str = strawberry.field(description="The phone the reset code was sent to.")
+    challenge: str = strawberry.field(
+        description="`ResetCodeSent.challenge` from this request, unchanged."
+    )
     code: str = strawberry.field(description="The digits from the `reset_password` SMS.")
     new_password: str = strawberry.field(description="The new password (same rules as signup).")
 

@@ -7,7 +7,7 @@ from typing import Annotated
 import strawberry
 
 from resolvers import account, identity, reset, second_factors, sessions, signup
-from resolvers.errors import AuthRequired, DomainError, RateLimitExceeded
+from resolvers.errors import AuthRequired, DomainError
 from schema import inputs as i
 from schema import results as r
 from schema.context import Info
@@ -16,7 +16,6 @@ from schema.types import (
     AccountDeleted,
     IdentityChanged,
     IdentityChangePending,
-    InvalidCredentials,
     LoggedOut,
     NotAuthenticated,
     PasswordChanged,
@@ -78,11 +77,13 @@ class Mutation:
             )
         except DomainError as e:
             return to_result(e)
-        return VerificationSent(phone=sent.phone, expires_at=sent.expires_at)
+        return VerificationSent(
+            phone=sent.phone, expires_at=sent.expires_at, challenge=sent.challenge
+        )
 
     @strawberry.mutation(
-        description="Send a new `verify_signup` code to an unverified phone (after the resend "
-        "wait; same answer for unknown phones). Next: `verifyPhone`."
+        description="Send this signup's `verify_signup` code again (after the resend wait; "
+        "the same answer for every phone) and answer the same challenge. Next: `verifyPhone`."
     )
     async def resend_verification(
         self,
@@ -90,13 +91,18 @@ class Mutation:
         phone: Annotated[
             str, strawberry.argument(description="The phone signed up with, in any common format.")
         ],
+        challenge: Annotated[
+            str, strawberry.argument(description="`VerificationSent.challenge` of the signup.")
+        ],
     ) -> r.ResendVerificationResult:
         ctx = info.context
         try:
-            sent = await signup.resend(ctx.deps, ctx.client, phone)
+            sent = await signup.resend(ctx.deps, ctx.client, phone, challenge)
         except DomainError as e:
             return to_result(e)
-        return VerificationSent(phone=sent.phone, expires_at=sent.expires_at)
+        return VerificationSent(
+            phone=sent.phone, expires_at=sent.expires_at, challenge=sent.challenge
+        )
 
     @strawberry.mutation(
         description="Prove the phone with its `verify_signup` code; answers a Session (logged in)."
@@ -106,12 +112,14 @@ class Mutation:
         info: Info,
         input: Annotated[
             i.VerifyPhoneInput,
-            strawberry.argument(description="The phone and the code sent to it."),
+            strawberry.argument(description="The phone, the signup's challenge and its code."),
         ],
     ) -> r.VerifyPhoneResult:
         ctx = info.context
         try:
-            issued = await signup.verify(ctx.deps, ctx.client, input.phone, input.code)
+            issued = await signup.verify(
+                ctx.deps, ctx.client, input.phone, input.challenge, input.code
+            )
         except DomainError as e:
             return to_result(e)
         return Session.of(issued)
@@ -236,7 +244,7 @@ class Mutation:
             sent = await reset.request(ctx.deps, ctx.client, phone)
         except DomainError as e:
             return to_result(e)
-        return ResetCodeSent(phone=sent.phone, expires_at=sent.expires_at)
+        return ResetCodeSent(phone=sent.phone, expires_at=sent.expires_at, challenge=sent.challenge)
 
     @strawberry.mutation(
         description="Set a new password with the reset code; ends every session, logs nobody in."
@@ -251,7 +259,9 @@ class Mutation:
     ) -> r.ResetPasswordResult:
         ctx = info.context
         try:
-            await reset.complete(ctx.deps, ctx.client, input.phone, input.code, input.new_password)
+            await reset.complete(
+                ctx.deps, ctx.client, input.phone, input.challenge, input.code, input.new_password
+            )
         except DomainError as e:
             return to_result(e)
         return PasswordReset(message="Password reset. Log in with the new password.")
@@ -345,8 +355,6 @@ class Mutation:
             return NOT_AUTHENTICATED
         try:
             await account.delete(ctx.deps, caller, input.current_password)
-        except RateLimitExceeded as e:  # the contract's union has no RateLimited here
-            return InvalidCredentials(message=f"Too many attempts: retry in {e.retry_after} s.")
         except DomainError as e:
             return to_result(e)
         return AccountDeleted(message="Account deleted.")

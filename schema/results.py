@@ -50,8 +50,9 @@ ResendVerificationResult: TypeAlias = Annotated[
     VerificationSent | InvalidInput | RateLimited,
     _union(
         "ResendVerificationResult",
-        "VerificationSent, the same for known and unknown phones: next `verifyPhone`. "
-        "Else InvalidInput (the phone) or RateLimited (wait `retryAfterSeconds`).",
+        "VerificationSent with the same challenge, the same for every phone: next "
+        "`verifyPhone`. Else InvalidInput (the phone, or a challenge that is unknown or "
+        "expired: `signup` again) or RateLimited (wait `retryAfterSeconds`).",
     ),
 ]
 VerifyPhoneResult: TypeAlias = Annotated[
@@ -59,7 +60,8 @@ VerifyPhoneResult: TypeAlias = Annotated[
     _union(
         "VerifyPhoneResult",
         "A Session once the phone is verified (logged in). InvalidCode: retype it; "
-        "CodeExpired or TooManyAttempts: `resendVerification` for a new code.",
+        "CodeExpired: `resendVerification` for a new code; TooManyAttempts: `signup` again "
+        "(a resend never buys more guesses).",
     ),
 ]
 LoginResult: TypeAlias = Annotated[
@@ -76,11 +78,18 @@ LoginResult: TypeAlias = Annotated[
     ),
 ]
 VerifyLoginResult: TypeAlias = Annotated[
-    Session | InvalidCode | CodeExpired | TooManyAttempts | InvalidToken | RateLimited,
+    Session
+    | InvalidCode
+    | CodeExpired
+    | TooManyAttempts
+    | InvalidToken
+    | InvalidInput
+    | RateLimited,
     _union(
         "VerifyLoginResult",
         "A Session once the login code is right. InvalidCode: retype it; CodeExpired, "
-        "TooManyAttempts or InvalidToken (challenge dead): start again with `login`.",
+        "TooManyAttempts or InvalidToken (challenge dead): start again with `login`. "
+        "InvalidInput: the code is not N digits.",
     ),
 ]
 SetTwoFactorResult: TypeAlias = Annotated[
@@ -169,12 +178,12 @@ ConfirmIdentityChangeResult: TypeAlias = Annotated[
     ),
 ]
 DeleteAccountResult: TypeAlias = Annotated[
-    AccountDeleted | InvalidCredentials | NotAuthenticated,
+    AccountDeleted | InvalidCredentials | NotAuthenticated | RateLimited,
     _union(
         "DeleteAccountResult",
         "AccountDeleted once the password is confirmed: forget the tokens. "
-        "InvalidCredentials: wrong password (or too many tries: its `message` says when to "
-        "retry); NotAuthenticated: log in.",
+        "InvalidCredentials: wrong password; RateLimited: too many tries, wait "
+        "`retryAfterSeconds`; NotAuthenticated: log in.",
     ),
 ]
 

@@ -210,6 +210,10 @@ class VerificationSent:
     expires_at: datetime = strawberry.field(
         description="When the code expires; after that, `resendVerification`."
     )
+    challenge: str = strawberry.field(
+        description="Opaque; binds the code to this signup: pass it, unchanged, to "
+        "`verifyPhone` and `resendVerification`."
+    )
 
 
 @strawberry.type(
@@ -245,6 +249,10 @@ class ResetCodeSent:
     )
     expires_at: datetime = strawberry.field(
         description="When the code expires; after that, `requestReset` again."
+    )
+    challenge: str = strawberry.field(
+        description="Opaque; binds the code to this request: pass it, unchanged, to "
+        "`resetPassword`."
     )
 
 

@@ -179,7 +179,8 @@ async def signup_verified(
     )
     assert sent["__typename"] == "VerificationSent", sent
     code = await api.sms.code(phone, "verify_signup")
-    session = await api.run(d.VERIFY_PHONE, {"input": {"phone": phone, "code": code}})
+    verify = {"phone": phone, "code": code, "challenge": sent["challenge"]}
+    session = await api.run(d.VERIFY_PHONE, {"input": verify})
     assert session["__typename"] == "Session", session
     return session
 

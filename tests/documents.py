@@ -12,12 +12,13 @@ SESSION_FIELDS = """
 
 SIGNUP = f"""
 mutation Signup($input: SignupInput!) {{
-  signup(input: $input) {{ {ERROR_FIELDS} ... on VerificationSent {{ phone expiresAt }} }}
+  signup(input: $input) {{ {ERROR_FIELDS} ... on VerificationSent {{ phone expiresAt challenge }} }}
 }}"""
 
 RESEND = f"""
-mutation Resend($phone: String!) {{
-  resendVerification(phone: $phone) {{ {ERROR_FIELDS} ... on VerificationSent {{ phone expiresAt }} }}
+mutation Resend($phone: String!, $challenge: String!) {{
+  resendVerification(phone: $phone, challenge: $challenge) {{ {ERROR_FIELDS}
+    ... on VerificationSent {{ phone expiresAt challenge }} }}
 }}"""
 
 VERIFY_PHONE = f"""
@@ -33,7 +34,7 @@ mutation Login($input: LoginInput!) {{
 
 VERIFY_LOGIN = f"""
 mutation VerifyLogin($input: VerifyLoginInput!) {{
-  verifyLogin(input: $input) {{ {LIMITED_ERRORS} {SESSION_FIELDS} }}
+  verifyLogin(input: $input) {{ {ERROR_FIELDS} {SESSION_FIELDS} }}
 }}"""
 
 SET_TWO_FACTOR = f"""
@@ -53,7 +54,7 @@ mutation Logout($refreshToken: String, $everywhere: Boolean! = false) {{
 
 REQUEST_RESET = f"""
 mutation RequestReset($phone: String!) {{
-  requestReset(phone: $phone) {{ {ERROR_FIELDS} ... on ResetCodeSent {{ phone expiresAt }} }}
+  requestReset(phone: $phone) {{ {ERROR_FIELDS} ... on ResetCodeSent {{ phone expiresAt challenge }} }}
 }}"""
 
 RESET_PASSWORD = f"""
@@ -80,7 +81,7 @@ mutation ConfirmIdentity($code: String!) {{
 
 DELETE_ACCOUNT = f"""
 mutation DeleteAccount($input: DeleteAccountInput!) {{
-  deleteAccount(input: $input) {{ {BASE_ERRORS} ... on AccountDeleted {{ message }} }}
+  deleteAccount(input: $input) {{ {LIMITED_ERRORS} ... on AccountDeleted {{ message }} }}
 }}"""
 
 ME = "query Me { me { id phone username isVerified pendingPhone twoFactorEnabled createdAt } }"

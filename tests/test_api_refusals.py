@@ -23,7 +23,7 @@ async def test_signup_beyond_the_client_budget_is_rate_limited(make_settings, st
 
 
 async def test_resend_refuses_an_invalid_phone(api):
-    answer = await api.run(d.RESEND, {"phone": "+1 (000) 000"})
+    answer = await api.run(d.RESEND, {"phone": "+1 (000) 000", "challenge": "c"})
     assert answer["__typename"] == "InvalidInput" and answer["field"] == "phone"
 
 
@@ -31,15 +31,24 @@ async def test_code_guesses_beyond_the_client_budget_are_rate_limited(make_setti
     async with start_app(make_settings(RATE_LIMITS=TIGHT)) as api:
         phone = new_phone()
         verify = [
-            (await api.run(d.VERIFY_PHONE, {"input": {"phone": phone, "code": "123456"}}))[
-                "__typename"
-            ]
+            (
+                await api.run(
+                    d.VERIFY_PHONE, {"input": {"phone": phone, "challenge": "c", "code": "123456"}}
+                )
+            )["__typename"]
             for _ in range(3)
         ]
         login = await api.run(d.VERIFY_LOGIN, {"input": {"challenge": "c", "code": "123456"}})
         reset = await api.run(
             d.RESET_PASSWORD,
-            {"input": {"phone": phone, "code": "123456", "newPassword": OTHER_PASSWORD}},
+            {
+                "input": {
+                    "phone": phone,
+                    "challenge": "c",
+                    "code": "123456",
+                    "newPassword": OTHER_PASSWORD,
+                }
+            },
         )
         assert verify == ["InvalidCode", "InvalidCode", "RateLimited"]
         assert login["__typename"] == "RateLimited"

@@ -13,8 +13,10 @@ async def request_reset(api, phone):
     return await api.run(d.REQUEST_RESET, {"phone": phone})
 
 
-async def reset(api, phone, code, password=OTHER_PASSWORD):
-    variables = {"input": {"phone": phone, "code": code, "newPassword": password}}
+async def reset(api, phone, challenge, code, password=OTHER_PASSWORD):
+    variables = {
+        "input": {"phone": phone, "challenge": challenge, "code": code, "newPassword": password}
+    }
     return await api.run(d.RESET_PASSWORD, variables)
 
 
@@ -30,7 +32,7 @@ async def test_reset_changes_the_password_and_ends_every_session(api):
     sent = await request_reset(api, phone)
     still = await api.run(d.ME, token=session["accessToken"])  # a request changes nothing
     code = await api.sms.code(phone, "reset_password")
-    done = await reset(api, phone, code)
+    done = await reset(api, phone, sent["challenge"], code)
     # then
     assert sent["__typename"] == "ResetCodeSent" and sent["phone"] == phone
     assert still["phone"] == phone
@@ -53,50 +55,56 @@ async def test_reset_for_an_unknown_phone_answers_the_same_and_sends_nothing(api
     await api.sms.wait(known, "reset_password")
     await asyncio.sleep(0.1)
     assert api.sms.to(unknown) == []
-    assert (await reset(api, unknown, "123456"))["__typename"] == "InvalidCode"
+    assert (await reset(api, unknown, b["challenge"], "123456"))["__typename"] == "InvalidCode"
 
 
 async def test_a_weak_new_password_is_refused_and_the_code_still_works(api):
     phone = new_phone()
     await signup_verified(api, phone)
-    await request_reset(api, phone)
+    challenge = (await request_reset(api, phone))["challenge"]
     code = await api.sms.code(phone, "reset_password")
-    weak = await reset(api, phone, code, password="password1")
+    weak = await reset(api, phone, challenge, code, password="password1")
     assert weak["__typename"] == "WeakPassword"
-    assert (await reset(api, phone, code))["__typename"] == "PasswordReset"
+    assert (await reset(api, phone, challenge, code))["__typename"] == "PasswordReset"
 
 
 async def test_a_code_for_another_purpose_or_phone_does_not_reset(api):
     phone, other = new_phone(), new_phone()
-    await api.run(d.SIGNUP, {"input": {"phone": phone, "password": STRONG_PASSWORD}})
+    sent = await api.run(d.SIGNUP, {"input": {"phone": phone, "password": STRONG_PASSWORD}})
     signup_code = await api.sms.code(phone, "verify_signup")
-    await api.run(d.VERIFY_PHONE, {"input": {"phone": phone, "code": signup_code}})
+    verify = {"phone": phone, "challenge": sent["challenge"], "code": signup_code}
+    await api.run(d.VERIFY_PHONE, {"input": verify})
     await signup_verified(api, other)
-    await request_reset(api, other)
+    other_challenge = (await request_reset(api, other))["challenge"]
     other_code = await api.sms.code(other, "reset_password")
-    assert (await reset(api, phone, signup_code))["__typename"] == "InvalidCode"
-    assert (await reset(api, phone, other_code))["__typename"] == "InvalidCode"
+    mine = (await request_reset(api, phone))["challenge"]
+    assert (await reset(api, phone, mine, signup_code))["__typename"] == "InvalidCode"
+    # another phone's challenge and code
+    assert (await reset(api, phone, other_challenge, other_code))["__typename"] == "InvalidCode"
+    assert (await reset(api, other, sent["challenge"], signup_code))["__typename"] == (
+        "InvalidCode"
+    )
 
 
 async def test_reset_wrong_codes_end_in_too_many_attempts(api):
     phone = new_phone()
     await signup_verified(api, phone)
-    await request_reset(api, phone)
+    challenge = (await request_reset(api, phone))["challenge"]
     code = await api.sms.code(phone, "reset_password")
     wrong = f"{(int(code) + 1) % 1_000_000:06d}"
-    answers = [(await reset(api, phone, wrong))["__typename"] for _ in range(5)]
+    answers = [(await reset(api, phone, challenge, wrong))["__typename"] for _ in range(5)]
     assert answers == ["InvalidCode"] * 4 + ["TooManyAttempts"]
-    assert (await reset(api, phone, code))["__typename"] == "TooManyAttempts"
+    assert (await reset(api, phone, challenge, code))["__typename"] == "TooManyAttempts"
 
 
 async def test_reset_with_an_expired_code_is_refused(make_settings, start_app):
     async with start_app(make_settings(VERIFICATION_CODE_TTL_SECONDS="1")) as api:
         phone = new_phone()
         await signup_verified(api, phone)
-        await request_reset(api, phone)
+        challenge = (await request_reset(api, phone))["challenge"]
         code = await api.sms.code(phone, "reset_password")
         await asyncio.sleep(1.2)
-        assert (await reset(api, phone, code))["__typename"] == "CodeExpired"
+        assert (await reset(api, phone, challenge, code))["__typename"] == "CodeExpired"
 
 
 async def test_request_reset_refuses_an_invalid_phone_and_limits_repeats(api):
@@ -106,5 +114,5 @@ async def test_request_reset_refuses_an_invalid_phone_and_limits_repeats(api):
     await request_reset(api, phone)
     again = await request_reset(api, phone)
     assert again["__typename"] == "RateLimited" and again["retryAfterSeconds"] > 0
-    bad_reset = await reset(api, "nope", "123456")
+    bad_reset = await reset(api, "nope", "c", "123456")
     assert bad_reset["__typename"] == "InvalidInput"

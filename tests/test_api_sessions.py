@@ -175,11 +175,17 @@ async def test_set_two_factor_needs_the_password_and_a_token(api):
     assert (await api.run(d.ME, token=session["accessToken"]))["twoFactorEnabled"] is False
 
 
-async def test_repeated_failed_logins_for_one_account_are_rate_limited(api):
+async def test_repeated_failed_logins_step_the_account_up_to_an_sms_code(api):
     phone = new_phone()
     await signup_verified(api, phone)
     answers = [(await login(api, phone, f"wrong guess {i}"))["__typename"] for i in range(7)]
     assert answers[:5] == ["InvalidCredentials"] * 5
-    assert answers[5:] == ["RateLimited"] * 2
-    limited = await login(api, phone)  # even the right password waits
-    assert limited["__typename"] == "RateLimited" and limited["retryAfterSeconds"] > 0
+    assert answers[5:] == ["SecondFactorRequired"] * 2  # decoys: nothing sent
+    assert api.sms.to(phone, "login_code") == []
+    stepped_up = await login(api, phone)  # the right password: a real code
+    assert stepped_up["__typename"] == "SecondFactorRequired"
+    code = await api.sms.code(phone, "login_code")
+    session = await api.run(
+        d.VERIFY_LOGIN, {"input": {"challenge": stepped_up["challenge"], "code": code}}
+    )
+    assert session["__typename"] == "Session"

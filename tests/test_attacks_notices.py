@@ -86,3 +86,27 @@ async def test_notices_to_many_phones_stay_within_the_global_sms_budget(make_set
             assert "turned on" in sender.to(phone)[-1].body.splitlines()[-1]
         told = await OutboxMessage.filter(phone__in=phones, action="two_factor_changed")
         assert len(told) == 9 and {m.state for m in told} <= {"merged", "sent"}
+
+
+async def test_a_signup_of_a_registered_phone_costs_its_budget_one_sms_like_any_signup(
+    make_settings, start_app
+):
+    # given: 4 SMS per phone; the account's own signup spent 2 (its code, then its notice)
+    settings = make_settings(
+        RATE_LIMITS=f"sms_per_phone=4/10 minutes,{ROOMY}", RESEND_COOLDOWN_SECONDS="0"
+    )
+    async with start_app(settings) as api:
+        phone = new_phone()
+        await signup_verified(api, phone)
+        await api.sms.wait(phone, "signup_verified")
+        signup = {"input": {"phone": phone, "password": STRONG_PASSWORD}}
+        # when: a stranger signs the phone up (its owner is told instead), then again
+        first = await api.run(d.SIGNUP, signup)
+        await api.sms.wait(phone, "signup_existing")
+        await settled([phone])
+        second = await api.run(d.SIGNUP, signup)
+    # then: the notice stood in for the first signup's code and was not counted twice
+    # (counted twice, the budget would be spent and the second would be RateLimited, which a
+    # signup of an unregistered phone would not be: the answer would tell the two apart)
+    assert first["__typename"] == "VerificationSent", first
+    assert second["__typename"] == "VerificationSent", second

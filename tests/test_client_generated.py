@@ -93,9 +93,11 @@ async def signed_up(client: PhonegateClient, app: Api, username: str | None = No
     answer = await client.signup(
         SignupInput(phone=phone, password=STRONG_PASSWORD, username=username)
     )
-    expect(answer.signup, SignupSignupVerificationSent)
+    challenge = expect(answer.signup, SignupSignupVerificationSent).challenge
     code = await app.sms.code(phone, "verify_signup")
-    verified = await client.verify_phone(VerifyPhoneInput(phone=phone, code=code))
+    verified = await client.verify_phone(
+        VerifyPhoneInput(phone=phone, challenge=challenge, code=code)
+    )
     return phone, expect(verified.verify_phone, VerifyPhoneVerifyPhoneSession)
 
 
@@ -107,12 +109,17 @@ async def test_signup_resend_verify_and_me_through_the_generated_client(client, 
     sent = await client.signup(
         SignupInput(phone=phone, password=STRONG_PASSWORD, username="Ada_client")
     )
+    challenge = expect(sent.signup, SignupSignupVerificationSent).challenge
     first_code = await app.sms.code(phone, "verify_signup")
-    resent = await client.resend_verification(phone)
+    resent = await client.resend_verification(phone, challenge)
     code = await app.sms.code(phone, "verify_signup", count=2)
     stale = "000000" if first_code == code else first_code  # a new code replaces the old
-    wrong = await client.verify_phone(VerifyPhoneInput(phone=phone, code=stale))
-    verified = await client.verify_phone(VerifyPhoneInput(phone=phone, code=code))
+    wrong = await client.verify_phone(
+        VerifyPhoneInput(phone=phone, challenge=challenge, code=stale)
+    )
+    verified = await client.verify_phone(
+        VerifyPhoneInput(phone=phone, challenge=challenge, code=code)
+    )
     # then
     assert free.username_available is True
     match sent.signup:
@@ -120,7 +127,8 @@ async def test_signup_resend_verify_and_me_through_the_generated_client(client, 
             assert sent_to == phone and expires_at > datetime.now(UTC)
         case other:
             pytest.fail(f"signup answered {other!r}")
-    expect(resent.resend_verification, ResendVerificationResendVerificationVerificationSent)
+    again = expect(resent.resend_verification, ResendVerificationResendVerificationVerificationSent)
+    assert again.challenge == challenge
     assert expect(wrong.verify_phone, VerifyPhoneVerifyPhoneInvalidCode).message
     session = expect(verified.verify_phone, VerifyPhoneVerifyPhoneSession)
     assert session.user.is_verified and session.user.username == "Ada_client"
@@ -153,9 +161,10 @@ async def test_a_second_resend_at_once_is_rate_limited_with_a_wait(start_app, ma
     async with start_app(make_settings()) as app:
         client = PhonegateClient(url="http://testserver/graphql", http_client=app.http)
         phone = new_phone()
-        await client.signup(SignupInput(phone=phone, password=STRONG_PASSWORD))
+        sent = await client.signup(SignupInput(phone=phone, password=STRONG_PASSWORD))
+        challenge = expect(sent.signup, SignupSignupVerificationSent).challenge
         # when
-        answer = await client.resend_verification(phone)
+        answer = await client.resend_verification(phone, challenge)
     # then
     limited = expect(answer.resend_verification, ResendVerificationResendVerificationRateLimited)
     assert 0 < limited.retry_after_seconds <= 30
@@ -214,10 +223,10 @@ async def test_reset_change_password_identity_change_and_delete(client, app):
     phone, session = await signed_up(client, app)
     # when: a forgotten password is reset by SMS; every session ends
     sent = await client.request_reset(phone)
-    expect(sent.request_reset, RequestResetRequestResetResetCodeSent)
+    challenge = expect(sent.request_reset, RequestResetRequestResetResetCodeSent).challenge
     code = await app.sms.code(phone, "reset_password")
     reset = await client.reset_password(
-        ResetPasswordInput(phone=phone, code=code, new_password=OTHER_PASSWORD)
+        ResetPasswordInput(phone=phone, challenge=challenge, code=code, new_password=OTHER_PASSWORD)
     )
     # then
     assert expect(reset.reset_password, ResetPasswordResetPasswordPasswordReset).message

@@ -27,12 +27,16 @@ def codes_for(twilio: TwilioDouble, phone: str) -> list[str]:
     return [m.group(1) for msg in twilio.to(phone) if (m := CODE_RE.search(msg.body))]
 
 
+CHALLENGES: dict[str, str] = {}  # each phone's signup challenge, for verifyPhone
+
+
 async def sign_up(app: AppProcess, phones: list[str]) -> None:
     for phone in phones:
         answer = await asyncio.to_thread(
             app.graphql, d.SIGNUP, {"input": {"phone": phone, "password": STRONG_PASSWORD}}
         )
         assert answer["__typename"] == "VerificationSent", answer
+        CHALLENGES[phone] = answer["challenge"]
 
 
 async def states(database_url: str, phones: list[str]) -> dict[str, int]:
@@ -68,7 +72,9 @@ async def restart_and_settle(
         for phone in phones:
             for code in received[phone][:1]:
                 session = await asyncio.to_thread(
-                    app.graphql, d.VERIFY_PHONE, {"input": {"phone": phone, "code": code}}
+                    app.graphql,
+                    d.VERIFY_PHONE,
+                    {"input": {"phone": phone, "challenge": CHALLENGES[phone], "code": code}},
                 )
                 verified += session["__typename"] == "Session"
         log = app.output()

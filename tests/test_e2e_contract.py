@@ -60,17 +60,25 @@ async def walk(c: Client) -> None:
         "__typename": "VerificationSent",
         "phone": phone,
         "expiresAt": sent["expiresAt"],
+        "challenge": sent["challenge"],
     }
+    challenge = sent["challenge"]
     code = await c.code(phone, 1)
     wrong = f"{(int(code) + 1) % 1_000_000:06d}"
-    assert (await c.run(d.VERIFY_PHONE, {"input": {"phone": phone, "code": wrong}}))[
-        "__typename"
-    ] == "InvalidCode"
-    first = await c.run(d.VERIFY_PHONE, {"input": {"phone": phone, "code": code}})
+    assert (
+        await c.run(
+            d.VERIFY_PHONE, {"input": {"phone": phone, "challenge": challenge, "code": wrong}}
+        )
+    )["__typename"] == "InvalidCode"
+    first = await c.run(
+        d.VERIFY_PHONE, {"input": {"phone": phone, "challenge": challenge, "code": code}}
+    )
     assert first["__typename"] == "Session"
-    assert (await c.run(d.VERIFY_PHONE, {"input": {"phone": phone, "code": code}}))[
-        "__typename"
-    ] == "InvalidCode"
+    assert (
+        await c.run(
+            d.VERIFY_PHONE, {"input": {"phone": phone, "challenge": challenge, "code": code}}
+        )
+    )["__typename"] == "InvalidCode"
     me = await c.run(d.ME, {}, token=first["accessToken"])
     assert me["phone"] == phone and me["isVerified"] and me["username"] == "Walker"
 
@@ -91,11 +99,19 @@ async def walk(c: Client) -> None:
     assert await c.run(d.ME, {}, token=rotated["accessToken"]) is None  # the family ended
 
     # reset by SMS ends every session
-    assert (await c.run(d.REQUEST_RESET, {"phone": phone}))["__typename"] == "ResetCodeSent"
+    reset_sent = await c.run(d.REQUEST_RESET, {"phone": phone})
+    assert reset_sent["__typename"] == "ResetCodeSent"
     reset_code = await c.code(phone, 4)  # verify_signup, signup_verified, signup_existing, reset
     done = await c.run(
         d.RESET_PASSWORD,
-        {"input": {"phone": phone, "code": reset_code, "newPassword": OTHER_PASSWORD}},
+        {
+            "input": {
+                "phone": phone,
+                "challenge": reset_sent["challenge"],
+                "code": reset_code,
+                "newPassword": OTHER_PASSWORD,
+            }
+        },
     )
     assert done["__typename"] == "PasswordReset"
     assert await c.run(d.ME, {}, token=first["accessToken"]) is None
@@ -159,7 +175,9 @@ async def walk(c: Client) -> None:
 
     # the messages actually sent, by phone, in order (text tells the action apart)
     old_bodies = [m.body for m in c.twilio.to(phone)]
-    assert len(old_bodies) == 7, old_bodies
+    assert len(old_bodies) == 8, old_bodies
+    # identity_change_requested at once, then identity_changed: neither holds a code
+    assert "asked to change" in old_bodies[-2] and not CODE.search(old_bodies[-2])
     assert "sign up" in old_bodies[2]  # signup_existing, without a code
     assert not CODE.search(old_bodies[2]) and not CODE.search(old_bodies[-1])
     assert sent_to(unknown) == 0

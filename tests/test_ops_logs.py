@@ -46,15 +46,21 @@ async def full_flow(api) -> list[str]:
     phone = new_phone()
     seen = [phone, phone[2:], STRONG_PASSWORD, OTHER_PASSWORD, THIRD_PASSWORD]
     signup = {"phone": phone, "password": STRONG_PASSWORD, "username": "log_probe"}
-    await api.run(d.SIGNUP, {"input": signup})
+    sent = await api.run(d.SIGNUP, {"input": signup})
     code = await api.sms.code(phone, "verify_signup")
-    session = await api.run(d.VERIFY_PHONE, {"input": {"phone": phone, "code": code}})
+    verify = {"phone": phone, "challenge": sent["challenge"], "code": code}
+    session = await api.run(d.VERIFY_PHONE, {"input": verify})
     login = await api.run(d.LOGIN, {"input": {"identifier": phone, "password": STRONG_PASSWORD}})
     await api.run(d.ME, token=login["accessToken"])
     refreshed = await api.run(d.REFRESH, {"token": login["refreshToken"]})
-    await api.run(d.REQUEST_RESET, {"phone": phone})
+    reset_sent = await api.run(d.REQUEST_RESET, {"phone": phone})
     reset_code = await api.sms.code(phone, "reset_password")
-    reset = {"phone": phone, "code": reset_code, "newPassword": OTHER_PASSWORD}
+    reset = {
+        "phone": phone,
+        "challenge": reset_sent["challenge"],
+        "code": reset_code,
+        "newPassword": OTHER_PASSWORD,
+    }
     await api.run(d.RESET_PASSWORD, {"input": reset})
     again = await api.run(d.LOGIN, {"input": {"identifier": phone, "password": OTHER_PASSWORD}})
     change = {"currentPassword": OTHER_PASSWORD, "newPassword": THIRD_PASSWORD}

@@ -19,7 +19,15 @@ from tortoise.expressions import Q
 from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
-from models import AuthSession, MessageAttempt, OutboxMessage, RefreshToken, User, VerificationCode
+from models import (
+    AuthSession,
+    MessageAttempt,
+    OutboxMessage,
+    PendingSignup,
+    RefreshToken,
+    User,
+    VerificationCode,
+)
 from tests import documents as d
 from tests.conftest import signup_verified
 from tests.support import STRONG_PASSWORD, new_phone
@@ -33,7 +41,7 @@ def hot_queries() -> dict[str, QuerySet]:  # type: ignore[type-arg]
     return {
         "user by phone": User.filter(phone=PHONE),
         "user by username": User.filter(username_key="alice"),
-        "stale signups": User.filter(is_verified=False, created_at__lt=AT),
+        "stale signups": PendingSignup.filter(expires_at__lt=AT),
         "code by purpose and subject": VerificationCode.filter(purpose="signup", subject=PHONE),
         "code by challenge": VerificationCode.filter(purpose="login", challenge_hash=HASH),
         "codes of an account": VerificationCode.filter(user_id=7),
@@ -175,11 +183,13 @@ async def test_a_phones_first_code_is_written_once_and_replaces_no_queued_messag
     # then: the first is one INSERT of its row, and no queued message is looked for to end
     ends_queued = [s for s in first if s.upper().startswith("UPDATE") and '"outbox_messages"' in s]
     assert answer["__typename"] == again["__typename"] == "VerificationSent"
-    assert _writes(first, "verification_codes") == ["INSERT"]
+    # (the phone's resend-wait row, then the signup's own code row)
+    assert _writes(first, "verification_codes") == ["INSERT", "INSERT"]
     assert [s for s in ends_queued if '"action"' in s] == []
-    # the second replaces the row's code and ends the first code's message if still queued
-    assert _writes(second, "verification_codes") == ["UPDATE"]
-    assert any(
+    # the second signup is another signup (issue 11): a row of its own, and the first
+    # signup's message is left alone
+    assert _writes(second, "verification_codes") == ["UPDATE", "INSERT"]
+    assert not any(
         s.upper().startswith("UPDATE") and '"outbox_messages"' in s and '"action"' in s
         for s in second
     )

@@ -9,6 +9,7 @@ from models import (
     AuthSession,
     MessageAttempt,
     OutboxMessage,
+    PendingSignup,
     RefreshToken,
     User,
     VerificationCode,
@@ -25,8 +26,8 @@ async def test_purge_removes_stale_signups_and_old_rows_but_keeps_live_ones(api)
     fresh, stale = new_phone(), new_phone()
     for phone in (fresh, stale):
         await api.run(d.SIGNUP, {"input": {"phone": phone, "password": STRONG_PASSWORD}})
-    await User.filter(phone=stale).update(created_at=now() - timedelta(days=2))
-    await VerificationCode.filter(subject=stale).update(expires_at=now() - timedelta(days=2))
+    await PendingSignup.filter(phone=stale).update(expires_at=now() - timedelta(seconds=1))
+    await VerificationCode.filter(phone=stale).update(expires_at=now() - timedelta(days=2))
     session = await AuthSession.filter(user__phone=live["user"]["phone"]).first()
     await RefreshToken.create(
         session=session,
@@ -50,9 +51,10 @@ async def test_purge_removes_stale_signups_and_old_rows_but_keeps_live_ones(api)
     removed = await purge(api.app.state.deps)
     # then
     assert removed["unverified_users"] >= 1 and removed["code_rows"] >= 1
-    assert await User.filter(phone=stale).count() == 0
-    assert await User.filter(phone=fresh).count() == 1
-    assert await VerificationCode.filter(subject=fresh).count() == 1
+    assert await PendingSignup.filter(phone=stale).count() == 0
+    assert await PendingSignup.filter(phone=fresh).count() == 1
+    assert await VerificationCode.filter(phone=fresh, challenge_hash__isnull=False).count() == 1
+    assert await User.filter(phone=live["user"]["phone"]).count() == 1
     assert await RefreshToken.filter(token_hash="expired" + "0" * 57).count() == 0
     assert (await api.run(d.ME, token=live["accessToken"])) is not None
     assert not await OutboxMessage.filter(id=old_message.id).exists()

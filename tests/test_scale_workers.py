@@ -116,7 +116,15 @@ async def signed_up(client: httpx.AsyncClient, double: TwilioDouble) -> tuple[st
         client, d.SIGNUP, {"input": {"phone": phone, "password": STRONG_PASSWORD}}
     )
     assert sent["__typename"] == "VerificationSent", sent
+    CHALLENGES[phone] = sent["challenge"]
     return phone, await double.wait_code(phone)
+
+
+CHALLENGES: dict[str, str] = {}  # each phone's signup challenge, for verifyPhone
+
+
+def verify_input(phone: str, code: str) -> dict[str, Any]:
+    return {"input": {"phone": phone, "challenge": CHALLENGES[phone], "code": code}}
 
 
 async def test_one_code_used_twenty_times_across_workers_gives_one_session(pair, double):
@@ -124,7 +132,7 @@ async def test_one_code_used_twenty_times_across_workers_gives_one_session(pair,
     a, b = pair
     async with clients_for([a, b] * 10, new_address()) as clients:
         phone, code = await signed_up(clients[0], double)
-        variables = {"input": {"phone": phone, "code": code}}
+        variables = verify_input(phone, code)
         # when
         answers = await asyncio.gather(
             *(graphql_value(c, d.VERIFY_PHONE, variables) for c in clients)
@@ -132,7 +140,9 @@ async def test_one_code_used_twenty_times_across_workers_gives_one_session(pair,
     # then
     kinds = sorted(answer["__typename"] for answer in answers)
     assert kinds.count("Session") == 1, kinds
-    assert set(kinds) <= {"Session", "InvalidCode"}, kinds
+    # after the win a used code counts guesses like a live one (issue 11): the rest may
+    # lock it
+    assert set(kinds) <= {"Session", "InvalidCode", "TooManyAttempts"}, kinds
 
 
 async def test_rate_limits_are_shared_between_servers(pair):
@@ -194,9 +204,7 @@ async def test_refresh_token_rotated_on_one_server_is_refused_on_the_other(pair,
     a, b = pair
     async with client_for(a, new_address()) as on_a, client_for(b, new_address()) as on_b:
         phone, code = await signed_up(on_a, double)
-        session = await graphql_value(
-            on_a, d.VERIFY_PHONE, {"input": {"phone": phone, "code": code}}
-        )
+        session = await graphql_value(on_a, d.VERIFY_PHONE, verify_input(phone, code))
         old = session["refreshToken"]
         # when
         rotated = await graphql_value(on_a, d.REFRESH, {"token": old})
@@ -303,9 +311,7 @@ async def test_request_logs_of_real_workers_are_structured_and_hold_no_secret(pa
     a, b = pair
     async with client_for(a, new_address()) as on_a, client_for(b, new_address()) as on_b:
         phone, code = await signed_up(on_a, double)
-        session = await graphql_value(
-            on_b, d.VERIFY_PHONE, {"input": {"phone": phone, "code": code}}
-        )
+        session = await graphql_value(on_b, d.VERIFY_PHONE, verify_input(phone, code))
         login = {"identifier": phone, "password": STRONG_PASSWORD}
         again = await graphql_value(on_a, d.LOGIN, {"input": login})
         await graphql_value(on_b, d.ME, {}, token=again["accessToken"])

@@ -40,13 +40,14 @@ async def walkthrough(
 ) -> str:
     """Signup, verifyPhone, me, then login: the verified phone in E.164."""
     match (await client.signup(SignupInput(phone=phone, password=password))).signup:
-        case SignupSignupVerificationSent(phone=e164, expires_at=expires_at):
+        case SignupSignupVerificationSent(phone=e164, expires_at=expires_at, challenge=challenge):
             print(f"A code was sent to {e164}; it works until {expires_at:%H:%M} UTC.")
         case error:
             raise Refused(f"{error.typename__}: {error.message}")
 
     code = await read_code(e164, "verify_signup")
-    match (await client.verify_phone(VerifyPhoneInput(phone=e164, code=code))).verify_phone:
+    verify = VerifyPhoneInput(phone=e164, challenge=challenge, code=code)
+    match (await client.verify_phone(verify)).verify_phone:
         case VerifyPhoneVerifyPhoneSession(access_token=token):
             print("Verified: this Session is logged in.")
         case error:

@@ -16,7 +16,9 @@ import {
 } from "./session.js";
 
 const $ = (selector) => document.querySelector(selector);
-const flow = { challenge: null, resetPhone: null };
+// The challenges bind each code to the request that caused it: a signup's code completes
+// only that signup (signupChallenge), a reset's only that reset (resetChallenge).
+const flow = { challenge: null, signupChallenge: null, resetPhone: null, resetChallenge: null };
 
 // --- page plumbing ------------------------------------------------------------------------
 
@@ -104,6 +106,7 @@ onSubmit($("#signup-form"), async ({ phone, password, username }, form) => {
   const answer = await run("Signup", { input: { phone, password, username: username || null } });
   if (answer.__typename !== "VerificationSent") return showError(form, answer);
   form.reset();
+  flow.signupChallenge = answer.challenge;
   askForSignupCode(answer.phone, answer.expiresAt);
 });
 
@@ -125,13 +128,16 @@ function askForSignupCode(phone, expiresAt) {
   form.code.value = "";
   $("#verify-hint").textContent = expiresAt
     ? `We sent a code by SMS to ${phone}. It works until ${until(expiresAt)}.`
-    : "Enter the code from the SMS we sent when you signed up, or ask for a new one.";
+    : flow.signupChallenge
+      ? "Enter the code from the SMS we sent when you signed up, or ask for a new one."
+      : "This signup was started elsewhere: sign up again here to get a code.";
   show("verify");
   form.code.focus();
 }
 
 onSubmit($("#verify-form"), async ({ phone, code }, form) => {
-  const answer = await run("VerifyPhone", { input: { phone, code } });
+  const challenge = flow.signupChallenge ?? "";
+  const answer = await run("VerifyPhone", { input: { phone, code, challenge } });
   if (answer.__typename !== "Session") return showError(form, answer);
   form.reset();
   await enterAccount("Your phone number is verified. Welcome!");
@@ -139,10 +145,14 @@ onSubmit($("#verify-form"), async ({ phone, code }, form) => {
 
 onClick($("#resend-button"), $("#verify-form"), async () => {
   const form = $("#verify-form");
-  const answer = await run("ResendVerification", { phone: form.phone.value.trim() });
+  const answer = await run("ResendVerification", {
+    phone: form.phone.value.trim(),
+    challenge: flow.signupChallenge ?? "",
+  });
   if (answer.__typename !== "VerificationSent") return showError(form, answer, $("#resend-button"));
   askForSignupCode(answer.phone, answer.expiresAt);
   notice(`We sent a new code to ${answer.phone}. Only the newest code works.`);
+  flow.signupChallenge = answer.challenge;
 });
 
 // --- login, with the second factor --------------------------------------------------------
@@ -190,6 +200,7 @@ onSubmit($("#reset-request-form"), async ({ phone }, form) => {
   const answer = await run("RequestReset", { phone });
   if (answer.__typename !== "ResetCodeSent") return showError(form, answer);
   flow.resetPhone = answer.phone;
+  flow.resetChallenge = answer.challenge;
   form.hidden = true;
   $("#reset-form").hidden = false;
   $("#reset-hint").textContent =
@@ -199,7 +210,7 @@ onSubmit($("#reset-request-form"), async ({ phone }, form) => {
 });
 
 onSubmit($("#reset-form"), async ({ code, newPassword }, form) => {
-  const input = { phone: flow.resetPhone, code, newPassword };
+  const input = { phone: flow.resetPhone, challenge: flow.resetChallenge, code, newPassword };
   const answer = await run("ResetPassword", { input });
   if (answer.__typename !== "PasswordReset") return showError(form, answer);
   form.reset();

@@ -61,6 +61,7 @@ mutation DeleteAccount($input: DeleteAccountInput!) {
   deleteAccount(input: $input) {
     __typename
     ... on MutationError { message }
+    ... on RateLimited { retryAfterSeconds }
     ... on AccountDeleted { message }
   }
 }
@@ -144,24 +145,24 @@ mutation RequestReset($phone: String!) {
     ... on MutationError { message }
     ... on InvalidInput { field }
     ... on RateLimited { retryAfterSeconds }
-    ... on ResetCodeSent { phone expiresAt }
+    ... on ResetCodeSent { phone expiresAt challenge }
   }
 }
 `;
 
-export const ResendVerification = `# A new signup code (after the resend wait). Next: VerifyPhone.
-mutation ResendVerification($phone: String!) {
-  resendVerification(phone: $phone) {
+export const ResendVerification = `# This signup's code again (after the resend wait); the same challenge back. Next: VerifyPhone.
+mutation ResendVerification($phone: String!, $challenge: String!) {
+  resendVerification(phone: $phone, challenge: $challenge) {
     __typename
     ... on MutationError { message }
     ... on InvalidInput { field }
     ... on RateLimited { retryAfterSeconds }
-    ... on VerificationSent { phone expiresAt }
+    ... on VerificationSent { phone expiresAt challenge }
   }
 }
 `;
 
-export const ResetPassword = `# Set a new password with the reset code. Every session ends; log in again.
+export const ResetPassword = `# Set a new password with the reset challenge and code. Every session ends; log in again.
 mutation ResetPassword($input: ResetPasswordInput!) {
   resetPassword(input: $input) {
     __typename
@@ -207,14 +208,15 @@ mutation SetupTotp($currentPassword: String!) {
 }
 `;
 
-export const Signup = `# Start an account: a verify_signup code goes to the phone. Next: VerifyPhone.
+export const Signup = `# Start an account: a verify_signup code goes to the phone. Next: VerifyPhone with the
+# phone, this challenge and the code.
 mutation Signup($input: SignupInput!) {
   signup(input: $input) {
     __typename
     ... on MutationError { message }
     ... on InvalidInput { field }
     ... on RateLimited { retryAfterSeconds }
-    ... on VerificationSent { phone expiresAt }
+    ... on VerificationSent { phone expiresAt challenge }
   }
 }
 `;
@@ -230,6 +232,7 @@ mutation VerifyLogin($input: VerifyLoginInput!) {
   verifyLogin(input: $input) {
     __typename
     ... on MutationError { message }
+    ... on InvalidInput { field }
     ... on RateLimited { retryAfterSeconds }
     ... on Session {
       accessToken
@@ -241,7 +244,7 @@ mutation VerifyLogin($input: VerifyLoginInput!) {
 }
 `;
 
-export const VerifyPhone = `# Prove the phone with the verify_signup code: answers a Session (logged in).
+export const VerifyPhone = `# Prove the phone with the signup's challenge and its verify_signup code: answers a Session.
 mutation VerifyPhone($input: VerifyPhoneInput!) {
   verifyPhone(input: $input) {
     __typename
@@ -263,21 +266,21 @@ export const DOCUMENT_IDS = {
   ChangePassword: "sha256:fac2857c886db061d33850ef6430b67332f4654945c3f7c6fb214924d71a5515",
   ConfirmIdentityChange: "sha256:0f7ed49caff5d38931c6ab162d94e55cc7e94ea9880796a2d3cceaf3989f7976",
   ConfirmTotp: "sha256:b9763ba1ca3120788271bebb341d5b236fdda07bad63104f6d1d400232795462",
-  DeleteAccount: "sha256:d9eec6bd7b1c36047a233c190a8d7c5b190873ea1fd6befef6203baed208fc8e",
+  DeleteAccount: "sha256:aff30d1746ec8b90c7d19ee16da63d394b0676b5ec0c1d3fb792a083039a6dcd",
   DisableTotp: "sha256:b4778df194e9a376e8148e5148ba0246adcd680acee06e632bd860c5d582b914",
   Login: "sha256:e225ef01a3bc3f30903da8e3e24414e69287585153a4d098d7701eaf665f1a2a",
   Logout: "sha256:2d76c8bafdd958d75d1185e23a598942e03b10ef963996e3e5df733aa7990c6a",
   Me: "sha256:5f94d770344d9d520aeaf29fbee188a268fc81d0afae074641571a9d33ee482b",
   RefreshSession: "sha256:bf6443d94ff005521eb0157c38c135cb139e51a0a51d38035a42158328104d11",
   RegenerateRecoveryCodes: "sha256:1d7f09e79cde286d696cf33775d1c4f67da8d87d6ac21f0e964d3401c627d4b6",
-  RequestReset: "sha256:f23172e4d056001d8bfc049c6464aa21e1b1ebe3101a5ee5d632e9fe3384d377",
-  ResendVerification: "sha256:8abe9cc797a8af9080cfed12d1a0d7d0d5ad689f485a5940664dd0b672fde4de",
-  ResetPassword: "sha256:7b7bf8612f35c1ed48a4234b153fb914f785e1289c650cd0650ba1801d87c4bb",
+  RequestReset: "sha256:0de81964e5b518f402b31045758660bedf1ba4639231064c0c8920184b4ba82c",
+  ResendVerification: "sha256:e2a01c96bba5e354bb568ce5fc392ff9f92e0dd10e6bcec1f44ac6ee9b135c93",
+  ResetPassword: "sha256:c17ed5072b28eb05f1abffa7412177b6a5becdd6e05f078f689748c6a967e02e",
   SecurityActivity: "sha256:5461f5f6939a2add5442feead19db4675cde887d27c2246fc6c69d5dd57d7f99",
   SetTwoFactor: "sha256:6a12d457f609449aaa0b43ab9a027e2dd44a3018460461f3e79a50751b3a9174",
   SetupTotp: "sha256:e8b9e8cfbf5e6b8c3c36ba3348e7b6218d0915e2db13251b6d2356adc17382ec",
-  Signup: "sha256:ae6b5c3898a46ce1c8005778f00114854ee5859fc0e004c12c4a8dc1bcffb7f2",
+  Signup: "sha256:09ff5094cb24ec2e1d415ecd5483fb12e7c0446f6f59cc7043f2edbde56f1311",
   UsernameAvailable: "sha256:0b3333afc2bc3156791d21fddba9cc956263f7c7f7b1763e386161b75d90e99b",
-  VerifyLogin: "sha256:f7ddb99bbd0e6fc03045ae93bccd78ba3207ff561e7a68e06da54f295b441991",
-  VerifyPhone: "sha256:67a6fe358162344223b343e154ea1730ceb8d334bd1b6db0ed3a054dbcaefe80",
+  VerifyLogin: "sha256:841d34e6fe3f80b7b54af9215c6a87b718a7acf7f8f81d07cfe017588630a983",
+  VerifyPhone: "sha256:148dd50c99df53bde5f09c21574ffeb453de3c59bc3ab973e4c91cbaee60e76b",
 };

@@ -44,13 +44,13 @@ export async function walkthrough(
   const username = free.usernameAvailable ? "ada" : undefined;
 
   const sent = await api.call(SignupDocument, { input: { phone, password, username } });
-  const { phone: e164 } = expectMember(sent.signup, "VerificationSent");
-  const resent = await api.call(ResendVerificationDocument, { phone: e164 });
+  const { phone: e164, challenge } = expectMember(sent.signup, "VerificationSent");
+  const resent = await api.call(ResendVerificationDocument, { phone: e164, challenge });
   if (resent.resendVerification.__typename === "RateLimited") {
     console.log(`wait ${resent.resendVerification.retryAfterSeconds} s for another code`);
   }
   const verified = await api.call(VerifyPhoneDocument, {
-    input: { phone: e164, code: await readCode(e164, "verify_signup") },
+    input: { phone: e164, challenge, code: await readCode(e164, "verify_signup") },
   });
   let session = expectMember(verified.verifyPhone, "Session");
   api.accessToken = session.accessToken;
@@ -89,11 +89,12 @@ export async function walkthrough(
   const moved = expectMember(confirmed.confirmIdentityChange, "IdentityChanged").user.phone;
 
   const resetSent = await api.call(RequestResetDocument, { phone: moved });
-  expectMember(resetSent.requestReset, "ResetCodeSent");
+  const { challenge: resetChallenge } = expectMember(resetSent.requestReset, "ResetCodeSent");
   const finalPassword = "harbor pepper violin 31";
   const reset = await api.call(ResetPasswordDocument, {
     input: {
       phone: moved,
+      challenge: resetChallenge,
       code: await readCode(moved, "reset_password"),
       newPassword: finalPassword,
     },

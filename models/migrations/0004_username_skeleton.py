@@ -6,7 +6,7 @@ second "alice" spelled with a dotless i or a Cyrillic a. Existing rows are re-ke
 whose new key another row already holds (or held) keeps its old key: it was created before
 the rule and still blocks its own spelling, and the unique index never fails.
 
-Depends on 0002 for now: 0003 is written on another branch, the chain is fixed at merge.
+Depends on 0003 (the pending signups and challenges).
 """
 
 from typing import Any
@@ -47,7 +47,7 @@ def _key(rule: Any, display: str | None) -> str | None:
 
 
 class Migration(migrations.Migration):
-    dependencies = [('phonegate', '0002_lookup_indexes')]
+    dependencies = [('phonegate', '0003_hardening')]
 
     initial = False
 

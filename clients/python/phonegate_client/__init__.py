@@ -47,6 +47,7 @@ from .delete_account import (
     DeleteAccountDeleteAccountAccountDeleted,
     DeleteAccountDeleteAccountInvalidCredentials,
     DeleteAccountDeleteAccountNotAuthenticated,
+    DeleteAccountDeleteAccountRateLimited,
 )
 from .disable_totp import (
     DisableTotp,
@@ -77,7 +78,12 @@ from .login import (
     LoginLoginSession,
     LoginLoginSessionUser,
 )
-from .logout import Logout, LogoutLogoutLoggedOut, LogoutLogoutNotAuthenticated
+from .logout import (
+    Logout,
+    LogoutLogoutInvalidToken,
+    LogoutLogoutLoggedOut,
+    LogoutLogoutNotAuthenticated,
+)
 from .me import Me, MeMe
 from .refresh_session import (
     RefreshSession,
@@ -147,6 +153,7 @@ from .verify_login import (
     VerifyLogin,
     VerifyLoginVerifyLoginCodeExpired,
     VerifyLoginVerifyLoginInvalidCode,
+    VerifyLoginVerifyLoginInvalidInput,
     VerifyLoginVerifyLoginInvalidToken,
     VerifyLoginVerifyLoginRateLimited,
     VerifyLoginVerifyLoginSession,
@@ -204,6 +211,7 @@ __all__ = [
     "DeleteAccountDeleteAccountAccountDeleted",
     "DeleteAccountDeleteAccountInvalidCredentials",
     "DeleteAccountDeleteAccountNotAuthenticated",
+    "DeleteAccountDeleteAccountRateLimited",
     "DeleteAccountInput",
     "DisableTotp",
     "DisableTotpDisableTotpInvalidCredentials",
@@ -221,6 +229,7 @@ __all__ = [
     "LoginLoginSession",
     "LoginLoginSessionUser",
     "Logout",
+    "LogoutLogoutInvalidToken",
     "LogoutLogoutLoggedOut",
     "LogoutLogoutNotAuthenticated",
     "Me",
@@ -279,6 +288,7 @@ __all__ = [
     "VerifyLoginInput",
     "VerifyLoginVerifyLoginCodeExpired",
     "VerifyLoginVerifyLoginInvalidCode",
+    "VerifyLoginVerifyLoginInvalidInput",
     "VerifyLoginVerifyLoginInvalidToken",
     "VerifyLoginVerifyLoginRateLimited",
     "VerifyLoginVerifyLoginSession",

@@ -184,6 +184,9 @@ class PhonegateClient(AsyncBaseClient):
                 ... on MutationError {
                   message
                 }
+                ... on RateLimited {
+                  retryAfterSeconds
+                }
                 ... on AccountDeleted {
                   message
                 }
@@ -398,6 +401,7 @@ class PhonegateClient(AsyncBaseClient):
                 ... on ResetCodeSent {
                   phone
                   expiresAt
+                  challenge
                 }
               }
             }
@@ -410,11 +414,11 @@ class PhonegateClient(AsyncBaseClient):
         return RequestReset.model_validate(data)
 
     async def resend_verification(
-        self, phone: str, **kwargs: Any
+        self, phone: str, challenge: str, **kwargs: Any
     ) -> ResendVerification:
         query = gql("""
-            mutation ResendVerification($phone: String!) {
-              resendVerification(phone: $phone) {
+            mutation ResendVerification($phone: String!, $challenge: String!) {
+              resendVerification(phone: $phone, challenge: $challenge) {
                 __typename
                 ... on MutationError {
                   message
@@ -428,11 +432,12 @@ class PhonegateClient(AsyncBaseClient):
                 ... on VerificationSent {
                   phone
                   expiresAt
+                  challenge
                 }
               }
             }
             """)
-        variables: dict[str, object] = {"phone": phone}
+        variables: dict[str, object] = {"phone": phone, "challenge": challenge}
         response = await self.execute(
             query=query,
             operation_name="ResendVerification",
@@ -573,6 +578,7 @@ class PhonegateClient(AsyncBaseClient):
                 ... on VerificationSent {
                   phone
                   expiresAt
+                  challenge
                 }
               }
             }
@@ -609,6 +615,9 @@ class PhonegateClient(AsyncBaseClient):
                 __typename
                 ... on MutationError {
                   message
+                }
+                ... on InvalidInput {
+                  field
                 }
                 ... on RateLimited {
                   retryAfterSeconds

@@ -13,6 +13,7 @@ class DeleteAccount(BaseModel):
         "DeleteAccountDeleteAccountAccountDeleted",
         "DeleteAccountDeleteAccountInvalidCredentials",
         "DeleteAccountDeleteAccountNotAuthenticated",
+        "DeleteAccountDeleteAccountRateLimited",
     ] = Field(alias="deleteAccount", discriminator="typename__")
 
 
@@ -29,6 +30,12 @@ class DeleteAccountDeleteAccountInvalidCredentials(BaseModel):
 class DeleteAccountDeleteAccountNotAuthenticated(BaseModel):
     typename__: Literal["NotAuthenticated"] = Field(alias="__typename")
     message: str
+
+
+class DeleteAccountDeleteAccountRateLimited(BaseModel):
+    typename__: Literal["RateLimited"] = Field(alias="__typename")
+    message: str
+    retry_after_seconds: int = Field(alias="retryAfterSeconds")
 
 
 DeleteAccount.model_rebuild()

@@ -49,6 +49,8 @@ class ResetPasswordInput(BaseModel):
 
     phone: str
     "The phone the reset code was sent to."
+    challenge: str
+    "`ResetCodeSent.challenge` from this request, unchanged."
     code: str
     "The digits from the `reset_password` SMS."
     new_password: str = Field(alias="newPassword")
@@ -91,3 +93,5 @@ class VerifyPhoneInput(BaseModel):
     "The phone the code was sent to."
     code: str
     "The digits from the `verify_signup` SMS."
+    challenge: str
+    "`VerificationSent.challenge` from this signup, unchanged: only it completes this signup."

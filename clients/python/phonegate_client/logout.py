@@ -9,9 +9,11 @@ from .base_model import BaseModel
 
 
 class Logout(BaseModel):
-    logout: Union["LogoutLogoutLoggedOut", "LogoutLogoutNotAuthenticated"] = Field(
-        discriminator="typename__"
-    )
+    logout: Union[
+        "LogoutLogoutLoggedOut",
+        "LogoutLogoutNotAuthenticated",
+        "LogoutLogoutInvalidToken",
+    ] = Field(discriminator="typename__")
 
 
 class LogoutLogoutLoggedOut(BaseModel):
@@ -21,6 +23,11 @@ class LogoutLogoutLoggedOut(BaseModel):
 
 class LogoutLogoutNotAuthenticated(BaseModel):
     typename__: Literal["NotAuthenticated"] = Field(alias="__typename")
+    message: str
+
+
+class LogoutLogoutInvalidToken(BaseModel):
+    typename__: Literal["InvalidToken"] = Field(alias="__typename")
     message: str
 
 

@@ -21,6 +21,7 @@ class RequestResetRequestResetResetCodeSent(BaseModel):
     typename__: Literal["ResetCodeSent"] = Field(alias="__typename")
     phone: str
     expires_at: datetime = Field(alias="expiresAt")
+    challenge: str
 
 
 class RequestResetRequestResetInvalidInput(BaseModel):

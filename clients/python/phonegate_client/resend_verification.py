@@ -21,6 +21,7 @@ class ResendVerificationResendVerificationVerificationSent(BaseModel):
     typename__: Literal["VerificationSent"] = Field(alias="__typename")
     phone: str
     expires_at: datetime = Field(alias="expiresAt")
+    challenge: str
 
 
 class ResendVerificationResendVerificationInvalidInput(BaseModel):

@@ -23,6 +23,7 @@ class SignupSignupVerificationSent(BaseModel):
     typename__: Literal["VerificationSent"] = Field(alias="__typename")
     phone: str
     expires_at: datetime = Field(alias="expiresAt")
+    challenge: str
 
 
 class SignupSignupInvalidInput(BaseModel):

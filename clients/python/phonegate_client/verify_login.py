@@ -16,6 +16,7 @@ class VerifyLogin(BaseModel):
         "VerifyLoginVerifyLoginCodeExpired",
         "VerifyLoginVerifyLoginTooManyAttempts",
         "VerifyLoginVerifyLoginInvalidToken",
+        "VerifyLoginVerifyLoginInvalidInput",
         "VerifyLoginVerifyLoginRateLimited",
     ] = Field(alias="verifyLogin", discriminator="typename__")
 
@@ -56,6 +57,12 @@ class VerifyLoginVerifyLoginTooManyAttempts(BaseModel):
 class VerifyLoginVerifyLoginInvalidToken(BaseModel):
     typename__: Literal["InvalidToken"] = Field(alias="__typename")
     message: str
+
+
+class VerifyLoginVerifyLoginInvalidInput(BaseModel):
+    typename__: Literal["InvalidInput"] = Field(alias="__typename")
+    message: str
+    field: str
 
 
 class VerifyLoginVerifyLoginRateLimited(BaseModel):
