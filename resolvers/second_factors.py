@@ -14,7 +14,7 @@ from core.clock import now
 from models import RecoveryCode, TotpCredential, User
 from notifier.actions import Action
 from notifier.outbox import Outbox
-from resolvers import events, guards, tokens, totp
+from resolvers import events, guards, proofs, tokens, totp
 from resolvers.deps import Client, Deps
 from resolvers.errors import CodeInvalid
 from resolvers.sessions import Caller, check_password
@@ -24,10 +24,6 @@ from resolvers.sessions import Caller, check_password
 class TotpSetup:
     secret: str
     otpauth_uri: str
-
-
-def keys(deps: Deps) -> totp.TotpKeys:
-    return totp.TotpKeys.from_secret(deps.settings.jwt_secret)
 
 
 async def _confirm_password(deps: Deps, caller: Caller, current_password: str) -> User:
@@ -40,7 +36,7 @@ async def setup(deps: Deps, caller: Caller, current_password: str) -> TotpSetup:
     until the new one is confirmed."""
     user = await _confirm_password(deps, caller, current_password)
     secret = totp.new_secret()
-    sealed = totp.seal(keys(deps), user.id, secret)
+    sealed = totp.seal(proofs.keys(deps), user.id, secret)
     credential, created = await TotpCredential.get_or_create(
         user_id=user.id, defaults={"pending_sealed": sealed}
     )
@@ -56,7 +52,7 @@ async def confirm(deps: Deps, client: Client, caller: Caller, code: str) -> list
     await deps.limits.test("failures_per_account", f"user:{user.id}")
     credential = await TotpCredential.get_or_none(user_id=user.id, pending_sealed__isnull=False)
     pending = credential.pending_sealed if credential else None
-    secret = totp.unseal(keys(deps), user.id, pending) if pending else None
+    secret = totp.unseal(proofs.keys(deps), user.id, pending) if pending else None
     step = totp.matching_step(secret, code) if secret else None
     if credential is None or step is None:
         await guards.failed(deps, f"user:{user.id}")
@@ -68,7 +64,7 @@ async def confirm(deps: Deps, client: Client, caller: Caller, code: str) -> list
         )
         if turned_on != 1:
             raise CodeInvalid()
-        recovery = await totp.replace_recovery_codes(keys(deps), user.id)
+        recovery = await totp.replace_recovery_codes(proofs.keys(deps), user.id)
         await events.record(user.id, events.TOTP_ENABLED, client)
         await deps.outbox.enqueue(Action.TOTP_CHANGED, user.phone, state="on")
     deps.wake_outbox()
@@ -95,31 +91,11 @@ async def regenerate_recovery_codes(
     """Ten new recovery codes; every earlier one stops working."""
     user = await _confirm_password(deps, caller, current_password)
     async with in_transaction():
-        recovery = await totp.replace_recovery_codes(keys(deps), user.id)
+        recovery = await totp.replace_recovery_codes(proofs.keys(deps), user.id)
         await events.record(user.id, events.RECOVERY_CODES_REGENERATED, client)
         await deps.outbox.enqueue(Action.RECOVERY_CODES_REGENERATED, user.phone)
     deps.wake_outbox()
     return recovery
-
-
-async def use_recovery_code(deps: Deps, client: Client, user: User, code: str) -> bool:
-    """Use one recovery code of ``user`` (TOTP on): recorded and told by SMS; call in the
-    transaction of what the code allows, so both commit together."""
-    if not await totp.totp_enabled(user.id):
-        return False
-    if not await totp.use_recovery_code(keys(deps), user.id, code):
-        return False
-    await events.record(user.id, events.RECOVERY_CODE_USED, client)
-    await deps.outbox.enqueue(Action.RECOVERY_CODE_USED, user.phone)
-    return True
-
-
-async def methods(user: User) -> list[str]:
-    """The second factors a login of ``user`` can use: "sms", "totp", "recovery_code"."""
-    out = ["sms"] if user.two_factor_enabled else []
-    if await totp.totp_enabled(user.id):
-        out += ["totp", "recovery_code"]
-    return out
 
 
 OPERATOR = Client("operator", ip_address=None, user_agent="operator: main.py disable-totp")

@@ -112,19 +112,34 @@ async def use_step(credential_id: int, step: int, *, sealed: str) -> bool:
     return updated == 1
 
 
+@dataclass(frozen=True)
+class TotpMatch:
+    """A code found right for a step not used yet; ``use_step`` makes it count, once."""
+
+    credential_id: int
+    step: int
+    sealed: str
+
+
+async def find_totp(keys: TotpKeys, user_id: int, code: str) -> TotpMatch | None:
+    """The step a right, unused code of the account's TOTP is for; nothing is written."""
+    credential = await TotpCredential.get_or_none(user_id=user_id, secret_sealed__isnull=False)
+    if credential is None or credential.secret_sealed is None:
+        return None
+    secret = unseal(keys, user_id, credential.secret_sealed)
+    step = matching_step(secret, code) if secret is not None else None
+    if step is None or step <= credential.last_step:
+        return None
+    return TotpMatch(credential.id, step, credential.secret_sealed)
+
+
 async def check_totp(keys: TotpKeys, user_id: int, code: str) -> bool:
     """True once for a right code of an account with TOTP on; False otherwise (wrong code,
     a step already used, TOTP off)."""
-    credential = await TotpCredential.get_or_none(user_id=user_id, secret_sealed__isnull=False)
-    if credential is None or credential.secret_sealed is None:
-        return False
-    secret = unseal(keys, user_id, credential.secret_sealed)
-    if secret is None:
-        return False
-    step = matching_step(secret, code)
-    if step is None:
-        return False
-    return await use_step(credential.id, step, sealed=credential.secret_sealed)
+    match = await find_totp(keys, user_id, code)
+    return match is not None and await use_step(
+        match.credential_id, match.step, sealed=match.sealed
+    )
 
 
 async def totp_enabled(user_id: int) -> bool:
@@ -169,6 +184,16 @@ async def use_recovery_code(keys: TotpKeys, user_id: int, code: str) -> bool:
         user_id=user_id, code_hash=recovery_hash(keys, user_id, normalized), used_at=None
     ).update(used_at=now())
     return used == 1
+
+
+async def recovery_code_unused(keys: TotpKeys, user_id: int, code: str) -> bool:
+    """Whether ``code`` is an unused recovery code of the account; nothing is written."""
+    normalized = normalize_recovery_code(code)
+    if not normalized or len(normalized) > 64:
+        return False
+    return await RecoveryCode.exists(
+        user_id=user_id, code_hash=recovery_hash(keys, user_id, normalized), used_at=None
+    )
 
 
 async def recovery_codes_left(user_id: int) -> int:

@@ -22,6 +22,7 @@ from schema.types import (
     PasswordReset,
     RecoveryCodes,
     ResetCodeSent,
+    SecondFactor,
     SecondFactorRequired,
     Session,
     TotpSetup,
@@ -142,7 +143,10 @@ class Mutation:
             return to_result(e)
         if isinstance(outcome, sessions.SecondFactor):
             return SecondFactorRequired(
-                challenge=outcome.challenge, sent_to=outcome.sent_to, expires_at=outcome.expires_at
+                challenge=outcome.challenge,
+                sent_to=outcome.sent_to,
+                expires_at=outcome.expires_at,
+                methods=[SecondFactor[m.upper()] for m in outcome.methods],
             )
         return Session.of(outcome)
 
@@ -160,7 +164,9 @@ class Mutation:
     ) -> r.VerifyLoginResult:
         ctx = info.context
         try:
-            issued = await sessions.verify_login(ctx.deps, ctx.client, input.challenge, input.code)
+            issued = await sessions.verify_login(
+                ctx.deps, ctx.client, input.challenge, input.code, input.method.name.lower()
+            )
         except DomainError as e:
             return to_result(e)
         return Session.of(issued)
@@ -182,7 +188,7 @@ class Mutation:
             return NOT_AUTHENTICATED
         try:
             user = await account.set_two_factor(
-                ctx.deps, caller, input.current_password, input.enabled
+                ctx.deps, caller, input.current_password, input.enabled, ctx.client
             )
         except DomainError as e:
             return to_result(e)
@@ -223,7 +229,9 @@ class Mutation:
     ) -> r.LogoutResult:
         ctx = info.context
         try:
-            await sessions.logout(ctx.deps, await ctx.caller(), refresh_token, everywhere)
+            await sessions.logout(
+                ctx.deps, await ctx.caller(), refresh_token, everywhere, ctx.client
+            )
         except DomainError as e:
             return to_result(e)
         return LoggedOut(message="Logged out everywhere." if everywhere else "Logged out.")
@@ -260,7 +268,13 @@ class Mutation:
         ctx = info.context
         try:
             await reset.complete(
-                ctx.deps, ctx.client, input.phone, input.challenge, input.code, input.new_password
+                ctx.deps,
+                ctx.client,
+                input.phone,
+                input.challenge,
+                input.code,
+                input.new_password,
+                input.second_factor_code,
             )
         except DomainError as e:
             return to_result(e)
@@ -284,7 +298,7 @@ class Mutation:
             return NOT_AUTHENTICATED
         try:
             issued = await account.change_password(
-                ctx.deps, caller, input.current_password, input.new_password
+                ctx.deps, caller, input.current_password, input.new_password, ctx.client
             )
         except DomainError as e:
             return to_result(e)

@@ -224,11 +224,16 @@ class SecondFactorRequired:
     challenge: str = strawberry.field(
         description="Opaque: pass it to `verifyLogin` unchanged, with the code."
     )
-    sent_to: str = strawberry.field(
-        description='The masked phone the code went to, e.g. "+1******0123": show it.'
+    sent_to: str | None = strawberry.field(
+        description='The masked phone the code went to, e.g. "+1******0123": show it. Null '
+        "when no SMS went (SMS is not among `methods`)."
     )
     expires_at: datetime = strawberry.field(
         description="When the code and challenge expire; after that, `login` again."
+    )
+    methods: list[SecondFactor] = strawberry.field(
+        description="The second factors this login can be completed with (`verifyLogin`'s "
+        "`method`)."
     )
 
 

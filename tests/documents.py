@@ -116,3 +116,9 @@ ME_SECOND_FACTORS = """
 query MeSecondFactors($first: Int! = 20) {
   me { totpEnabled recoveryCodesLeft securityEvents(first: $first) { kind at ipAddress userAgent } }
 }"""
+
+LOGIN_METHODS = f"""
+mutation LoginMethods($input: LoginInput!) {{
+  login(input: $input) {{ {ERROR_FIELDS} {SESSION_FIELDS}
+    ... on SecondFactorRequired {{ challenge sentTo expiresAt methods }} }}
+}}"""

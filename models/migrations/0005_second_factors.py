@@ -5,7 +5,7 @@ from tortoise import fields
 from tortoise.indexes import Index
 
 class Migration(migrations.Migration):
-    dependencies = [('phonegate', '0002_lookup_indexes')]
+    dependencies = [('phonegate', '0004_username_skeleton')]
 
     initial = False
 

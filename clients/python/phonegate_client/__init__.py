@@ -57,6 +57,7 @@ from .disable_totp import (
     DisableTotpDisableTotpTwoFactorUpdated,
     DisableTotpDisableTotpTwoFactorUpdatedUser,
 )
+from .enums import SecondFactor
 from .input_types import (
     ChangeIdentityInput,
     ChangePasswordInput,
@@ -261,6 +262,7 @@ __all__ = [
     "ResetPasswordResetPasswordRateLimited",
     "ResetPasswordResetPasswordTooManyAttempts",
     "ResetPasswordResetPasswordWeakPassword",
+    "SecondFactor",
     "SecurityActivity",
     "SecurityActivityMe",
     "SecurityActivityMeSecurityEvents",

@@ -41,7 +41,7 @@ class LoginLoginSessionUser(BaseModel):
 class LoginLoginSecondFactorRequired(BaseModel):
     typename__: Literal["SecondFactorRequired"] = Field(alias="__typename")
     challenge: str
-    sent_to: str = Field(alias="sentTo")
+    sent_to: Optional[str] = Field(alias="sentTo")
     expires_at: datetime = Field(alias="expiresAt")
 
 
