@@ -5,12 +5,14 @@ work once; a reset by SMS alone is refused; every flow writes its security event
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections import Counter
 from typing import Any
 
 import pyotp
 
+from models import SecurityEvent
 from tests import documents as d
 from tests.conftest import signup_verified
 from tests.support import OTHER_PASSWORD, STRONG_PASSWORD, Api
@@ -241,3 +243,21 @@ async def test_password_two_factor_and_logout_changes_are_in_the_history(api):
     done = await api.run(d.VERIFY_LOGIN, {"input": {"challenge": login["challenge"], "code": code}})
     kinds = [e["kind"] for e in (await me(api, done))["securityEvents"]]
     assert kinds[:2] == ["login", "session_revoked"]
+
+
+async def test_no_second_factor_code_reaches_a_log_line_or_an_event(api, caplog):
+    caplog.set_level(logging.INFO)
+    session = await signup_verified(api)
+    phone = session["user"]["phone"]
+    secret, codes = await enrol(api, session)
+    totp_code = next_code(secret)
+    first = await login(api, phone)
+    await verify(api, first["challenge"], totp_code, "TOTP")
+    second = await login(api, phone)
+    await verify(api, second["challenge"], codes[1], "RECOVERY_CODE")
+    await verify(api, second["challenge"], codes[2], "RECOVERY_CODE")  # refused: used
+    await api.sms.wait(phone, "recovery_code_used")
+    stored = await SecurityEvent.filter(user_id=int(session["user"]["id"])).values()
+    for value in (secret, totp_code, *codes, codes[1].replace("-", "")):
+        assert value not in caplog.text
+        assert value not in repr(stored)

@@ -260,6 +260,7 @@ class PhonegateClient(AsyncBaseClient):
                   challenge
                   sentTo
                   expiresAt
+                  methods
                 }
               }
             }

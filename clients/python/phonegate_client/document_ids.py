@@ -9,7 +9,7 @@ DOCUMENT_IDS: dict[str, str] = {
     "ConfirmTotp": "sha256:b9763ba1ca3120788271bebb341d5b236fdda07bad63104f6d1d400232795462",
     "DeleteAccount": "sha256:aff30d1746ec8b90c7d19ee16da63d394b0676b5ec0c1d3fb792a083039a6dcd",
     "DisableTotp": "sha256:b4778df194e9a376e8148e5148ba0246adcd680acee06e632bd860c5d582b914",
-    "Login": "sha256:e225ef01a3bc3f30903da8e3e24414e69287585153a4d098d7701eaf665f1a2a",
+    "Login": "sha256:a2f3badae8ee8f6658321b1e5d77af32da88ac2c53120846c45fcbba7a7340d6",
     "Logout": "sha256:2d76c8bafdd958d75d1185e23a598942e03b10ef963996e3e5df733aa7990c6a",
     "Me": "sha256:5f94d770344d9d520aeaf29fbee188a268fc81d0afae074641571a9d33ee482b",
     "RefreshSession": "sha256:bf6443d94ff005521eb0157c38c135cb139e51a0a51d38035a42158328104d11",

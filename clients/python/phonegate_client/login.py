@@ -7,6 +7,7 @@ from typing import Literal, Optional, Union
 from pydantic import Field
 
 from .base_model import BaseModel
+from .enums import SecondFactor
 
 
 class Login(BaseModel):
@@ -43,6 +44,7 @@ class LoginLoginSecondFactorRequired(BaseModel):
     challenge: str
     sent_to: Optional[str] = Field(alias="sentTo")
     expires_at: datetime = Field(alias="expiresAt")
+    methods: list[SecondFactor]
 
 
 class LoginLoginInvalidCredentials(BaseModel):
