@@ -16,7 +16,7 @@ from models import SecurityEvent
 from tests import documents as d
 from tests.conftest import signup_verified
 from tests.support import OTHER_PASSWORD, STRONG_PASSWORD, Api
-from tests.test_api_second_factors import a_wrong_code, enrol, me
+from tests.test_api_second_factors import a_wrong_code, enrol, me, notice_saying
 
 AGENT = "Factor-Test/2.0"
 
@@ -96,7 +96,7 @@ async def test_a_recovery_code_logs_in_once_and_tells_the_phone(api):
     first = await login(api, phone)
     done = await verify(api, first["challenge"], codes[0].upper(), "RECOVERY_CODE")
     assert done["__typename"] == "Session"
-    await api.sms.wait(phone, "recovery_code_used")
+    await notice_saying(api, phone, "A recovery code was used")
     again = await login(api, phone)
     reused = await verify(api, again["challenge"], codes[0], "RECOVERY_CODE")
     assert reused["__typename"] == "InvalidCode"
@@ -205,7 +205,7 @@ async def test_reset_with_a_recovery_code_works_once(make_settings, start_app):
         _, codes = await enrol(api, session)
         done, _ = await reset(api, phone, secondFactorCode=codes[5])
         assert done["__typename"] == "PasswordReset"
-        await api.sms.wait(phone, "recovery_code_used")
+        await notice_saying(api, phone, "A recovery code was used")
         again, _ = await reset(api, phone, secondFactorCode=codes[5])
         assert again["__typename"] == "InvalidCode"
         login = await api.run(
@@ -256,7 +256,7 @@ async def test_no_second_factor_code_reaches_a_log_line_or_an_event(api, caplog)
     second = await login(api, phone)
     await verify(api, second["challenge"], codes[1], "RECOVERY_CODE")
     await verify(api, second["challenge"], codes[2], "RECOVERY_CODE")  # refused: used
-    await api.sms.wait(phone, "recovery_code_used")
+    await notice_saying(api, phone, "A recovery code was used")
     stored = await SecurityEvent.filter(user_id=int(session["user"]["id"])).values()
     for value in (secret, totp_code, *codes, codes[1].replace("-", "")):
         assert value not in caplog.text
