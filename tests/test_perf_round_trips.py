@@ -1,0 +1,160 @@
+"""Round trips per flow, pinned: the SQL statements and Redis calls each request makes on
+PostgreSQL with Redis limits, and those of the outbox sending one message. A count is
+deterministic where a time is not, so a change that adds a round trip to a flow fails here
+(and one that removes one updates the pin, with the figure in its commit message).
+
+Only the request's own work is counted: a context variable marks the test's request (the
+ASGI transport runs the app in the test's task), so the outbox worker's polls and sends,
+which run in tasks of their own, are told apart from it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from redis.asyncio.connection import AbstractConnection
+
+from models import OutboxMessage
+from tests import documents as d
+from tests.support import STRONG_PASSWORD, new_phone
+
+pytestmark = pytest.mark.postgres_only
+
+IN_REQUEST: contextvars.ContextVar[bool] = contextvars.ContextVar("in_request", default=False)
+BY_TEST: contextvars.ContextVar[bool] = contextvars.ContextVar("by_test", default=False)
+OUTBOX_TABLES = ('"outbox_messages"', '"message_attempts"')
+
+
+@dataclass
+class Trips:
+    sql: list[str] = field(default_factory=list)
+    redis: int = 0
+    worker_sql: list[str] = field(default_factory=list)
+
+    @property
+    def counts(self) -> tuple[int, int]:
+        return len(self.sql), self.redis
+
+
+@contextlib.contextmanager
+def counting(monkeypatch: pytest.MonkeyPatch) -> Iterator[Trips]:
+    trips = Trips()
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if not (record.args and isinstance(record.args, tuple)):
+                return
+            statement = str(record.args[0])
+            if BY_TEST.get():
+                return  # the test's own look at the outbox
+            (trips.sql if IN_REQUEST.get() else trips.worker_sql).append(statement)
+
+    send = AbstractConnection.send_packed_command
+
+    async def counted(self: Any, command: Any, check_health: bool = True) -> None:
+        if IN_REQUEST.get():
+            trips.redis += 1
+        await send(self, command, check_health)
+
+    monkeypatch.setattr(AbstractConnection, "send_packed_command", counted)
+    logger = logging.getLogger("tortoise.db_client")
+    handler, level = Collect(level=logging.DEBUG), logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    try:
+        yield trips
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+
+
+async def request(api: Any, trips: Trips, query: str, variables: dict[str, Any], **kw: Any) -> Any:
+    trips.sql.clear()
+    trips.redis = 0
+    token = IN_REQUEST.set(True)
+    try:
+        return await api.run(query, variables, **kw)
+    finally:
+        IN_REQUEST.reset(token)
+
+
+async def sent(phone: str, action: str) -> None:
+    BY_TEST.set(True)  # in this helper's own task context: its queries are not counted
+    for _ in range(500):
+        if await OutboxMessage.filter(phone=phone, action=action, state="sent").exists():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"no {action} sent to {phone}")
+
+
+# (SQL statements, Redis calls) of each flow's request, on PostgreSQL with Redis limits.
+PINNED = {
+    "signup": (9, 13),
+    "verifyPhone": (10, 3),
+    "login": (3, 12),
+    "refreshSession": (3, 0),
+    "me": (1, 0),
+    "requestReset": (7, 10),
+    "resetPassword": (11, 6),
+}
+# The outbox worker's writes to claim, send and record one message (its reads are polls,
+# whose number depends on when it wakes).
+PINNED_OUTBOX = ["UPDATE", "INSERT", "UPDATE"]
+
+
+async def test_each_flow_makes_its_pinned_round_trips(
+    make_settings, start_app, redis_url, monkeypatch
+):
+    # given: Redis limits, no resend wait, a worker that only wakes when told
+    settings = make_settings(
+        RATE_LIMIT_STORAGE=redis_url, RESEND_COOLDOWN_SECONDS="0", OUTBOX_POLL_SECONDS="60"
+    )
+    seen: dict[str, tuple[int, int]] = {}
+    async with start_app(settings) as api, contextlib.AsyncExitStack():
+        phone = new_phone()
+        with counting(monkeypatch) as trips:
+            # when: each flow once, in the order a person meets them
+            sent_ = await request(
+                api, trips, d.SIGNUP, {"input": {"phone": phone, "password": STRONG_PASSWORD}}
+            )
+            seen["signup"] = trips.counts
+            trips.worker_sql.clear()
+            code = await api.sms.code(phone, "verify_signup")
+            await asyncio.create_task(sent(phone, "verify_signup"))
+            worker = [
+                s.split()[0]
+                for s in trips.worker_sql
+                if any(t in s for t in OUTBOX_TABLES) and not s.startswith("SELECT")
+            ]
+            verify = {"phone": phone, "code": code, "challenge": sent_["challenge"]}
+            session = await request(api, trips, d.VERIFY_PHONE, {"input": verify})
+            seen["verifyPhone"] = trips.counts
+            login = {"input": {"identifier": phone, "password": STRONG_PASSWORD}}
+            session = await request(api, trips, d.LOGIN, login)
+            seen["login"] = trips.counts
+            refreshed = await request(api, trips, d.REFRESH, {"token": session["refreshToken"]})
+            seen["refreshSession"] = trips.counts
+            await request(api, trips, d.ME, {}, token=refreshed["accessToken"])
+            seen["me"] = trips.counts
+            reset = await request(api, trips, d.REQUEST_RESET, {"phone": phone})
+            seen["requestReset"] = trips.counts
+            reset_code = await api.sms.code(phone, "reset_password")
+            change = {
+                "phone": phone,
+                "challenge": reset["challenge"],
+                "code": reset_code,
+                "newPassword": "quiet harbour lemon 31",
+            }
+            done = await request(api, trips, d.RESET_PASSWORD, {"input": change})
+            seen["resetPassword"] = trips.counts
+    # then
+    assert session["__typename"] == "Session" and done["__typename"] == "PasswordReset"
+    assert seen == PINNED, seen
+    assert worker == PINNED_OUTBOX, worker
