@@ -261,3 +261,26 @@ async def test_no_second_factor_code_reaches_a_log_line_or_an_event(api, caplog)
     for value in (secret, totp_code, *codes, codes[1].replace("-", "")):
         assert value not in caplog.text
         assert value not in repr(stored)
+
+
+async def test_under_attack_a_wrong_password_answers_like_the_right_one_with_totp_on(
+    make_settings, start_app
+):
+    # given an account with TOTP on whose phone has seen too many wrong passwords
+    settings = make_settings(RATE_LIMITS="password_failures_per_account=2/minute")
+    async with start_app(settings) as api:
+        session = await signup_verified(api)
+        phone = session["user"]["phone"]
+        secret, _ = await enrol(api, session)
+        for _ in range(3):
+            await login(api, phone, "wrong wrong wrong 1")
+        # when
+        wrong = await login(api, phone, "wrong wrong wrong 2")
+        right = await login(api, phone)
+        # then both answer the same shape: the account's methods, no SMS
+        for answer in (wrong, right):
+            assert answer["__typename"] == "SecondFactorRequired"
+            assert answer["methods"] == ["TOTP", "RECOVERY_CODE"] and answer["sentTo"] is None
+        code = next_code(secret)
+        assert (await verify(api, wrong["challenge"], code, "TOTP"))["__typename"] == "InvalidCode"
+        assert (await verify(api, right["challenge"], code, "TOTP"))["__typename"] == "Session"
