@@ -99,7 +99,7 @@ async def sent(phone: str, action: str) -> None:
 # event), resetPassword +2 (is TOTP on? and the password_reset event).
 PINNED = {
     "signup": (9, 13),
-    "verifyPhone": (11, 3),
+    "verifyPhone": (12, 3),  # +1: the per-phone lock that lines up parallel verifications
     "login": (5, 12),
     "refreshSession": (3, 0),
     "me": (1, 0),
