@@ -4,6 +4,7 @@ uv run main.py                 serve (migrating the database first outside produ
 uv run main.py migrate         apply migrations (the production step)
 uv run main.py outbox          recent messages; ``outbox --retry`` re-queues abandoned ones
 uv run main.py export-schema   print the GraphQL SDL (schema.graphql)
+uv run main.py disable-totp --phone P --reason R   TOTP off for one who lost both factors
 
 Every failure to start is one line on stderr and a non-zero exit: 2 for the command line
 and the settings (every mistake listed), 1 for what the start-up checks find.
@@ -91,6 +92,17 @@ def build_parser() -> Parser:
     )
     outbox.add_argument("--retry", action="store_true", help="re-queue abandoned messages")
     outbox.add_argument("--limit", type=int, default=50, help="how many messages to list")
+    disable_totp = commands.add_parser(
+        "disable-totp",
+        help="turn TOTP off for a person who lost every second factor",
+        description="Turn TOTP off, end the recovery codes and every session of the account "
+        "with this phone (after checking the person's identity outside phonegate; README "
+        '"Lost both factors"). Logged with the reason; the phone gets a notice.',
+    )
+    disable_totp.add_argument("--phone", required=True, help="the account's phone")
+    disable_totp.add_argument(
+        "--reason", required=True, help="who checked the identity, and how (logged)"
+    )
     commands.add_parser(
         "export-schema",
         help="print the GraphQL SDL",
@@ -130,6 +142,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             asyncio.run(migrate(settings))
             print("migrations applied")
             return 0
+        if command == "disable-totp":
+            from server.operator import run_disable_totp
+
+            asyncio.run(check_database(settings))
+            return asyncio.run(run_disable_totp(settings, phone=args.phone, reason=args.reason))
         if command == "outbox":
             from notifier.admin import run_outbox_command
 

@@ -6,6 +6,8 @@ from tortoise.backends.base.config_generator import expand_db_url
 
 from models.code import VerificationCode
 from models.outbox import MessageAttempt, OutboxMessage
+from models.second_factor import RecoveryCode, TotpCredential
+from models.security_event import SecurityEvent
 from models.session import AuthSession, RefreshToken
 from models.signup import PendingSignup
 from models.user import User
@@ -15,12 +17,23 @@ __all__ = [
     "MessageAttempt",
     "OutboxMessage",
     "PendingSignup",
+    "RecoveryCode",
     "RefreshToken",
+    "SecurityEvent",
+    "TotpCredential",
     "User",
     "VerificationCode",
 ]
 
-MODULES = ["models.user", "models.code", "models.session", "models.outbox", "models.signup"]
+MODULES = [
+    "models.user",
+    "models.code",
+    "models.session",
+    "models.outbox",
+    "models.signup",
+    "models.second_factor",
+    "models.security_event",
+]
 
 
 DEFAULT_TIMEOUT_SECONDS = 2.0  # DATABASE_TIMEOUT_SECONDS' default: within a 3 s answer

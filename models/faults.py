@@ -9,6 +9,8 @@ re-export it from resolvers/errors.py, and the GraphQL layer answers it with an 
 
 from __future__ import annotations
 
+from tortoise.exceptions import OperationalError
+
 
 class DependencyUnavailable(Exception):
     """``name``: the dependency in words ("database", "rate-limit storage")."""
@@ -22,3 +24,17 @@ class DependencyUnavailable(Exception):
     def advice(self) -> str:
         """What a person can do about it, for the client."""
         return f"The {self.name} is not answering: try again in a moment."
+
+
+def outage_of(error: BaseException | None) -> DependencyUnavailable | None:
+    """The outage an error stands for, or None for any other error.
+
+    Besides ``DependencyUnavailable`` itself: SQLite's "database is locked", raised once
+    another writer held the database past its busy timeout (DATABASE_TIMEOUT_SECONDS), which
+    is SQLite's way of saying that the database did not answer in time.
+    """
+    if isinstance(error, DependencyUnavailable):
+        return error
+    if isinstance(error, OperationalError) and "database is locked" in str(error):
+        return DependencyUnavailable("database", TimeoutError())
+    return None

@@ -16,6 +16,10 @@ class Action(StrEnum):
     IDENTITY_CHANGED = "identity_changed"
     TWO_FACTOR_CHANGED = "two_factor_changed"
     ACCOUNT_DELETED = "account_deleted"
+    # issue 14: second factors beyond SMS
+    TOTP_CHANGED = "totp_changed"
+    RECOVERY_CODE_USED = "recovery_code_used"
+    RECOVERY_CODES_REGENERATED = "recovery_codes_regenerated"
 
 
 CODE_ACTIONS = frozenset(

@@ -36,16 +36,16 @@ goes out: when the worker is about to send a notice for the first time it asks t
 ``budget`` (resolvers.guards.notice_budget over the shared rate limits, wired by the app) to
 count one SMS to the phone. Over budget, the notice is ``held``: queued again until the
 budget has room (its try count unchanged), never dropped; a newer notice waits the same way
-behind an older one to its phone, so notices arrive in the order written. When a notice is
-admitted it absorbs the later notices queued for the same phone, held or new, up to the
-first one not queued, with one guarded UPDATE each (queued -> merged), and their texts go
-out in its one SMS (a repeated text once, at its last place, so "two-step login turned on
-... off" ends with the current state). The merged text is stored on the sending message
-before the send, so a retry after a failure sends the same text and the absorbed notices are
-never lost; one SMS is one unit of budget, so a burst of notices (12 two-factor toggles)
-sends at most what the budget allows, and the rest arrives together once it has room. Codes
-are counted when they are asked for (resolvers.guards.sms_budget), not again here, and so is
-``signup_existing`` (notifier.actions.COUNTED_AT_REQUEST).
+behind an older one to its phone, so notices arrive in the order written. When a notice
+that had to wait is admitted, it absorbs the later notices queued for the same phone, held
+or new, up to the first one not queued, with one guarded UPDATE each (queued -> merged),
+and their texts go out in its one SMS (a repeated text once, at its last place, so "two-
+step login turned on ... off" ends with the current state). The merged text is stored on
+the sending message before the send, so a retry after a failure sends the same text and the
+absorbed notices are never lost; one SMS is one unit of budget, so a burst of notices (12
+two-factor toggles) sends at most what the budget allows, and the rest arrives together
+once it has room. Codes are counted when they are asked for (resolvers.guards.sms_budget),
+not again here, and so is ``signup_existing`` (notifier.actions.COUNTED_AT_REQUEST).
 
 Bodies hold codes: they are cleared once a message is final. Only an abandoned notice
 (no code in it) that an operator could still send keeps its body for ``--retry``.
@@ -91,6 +91,10 @@ SMS, VOICE, WHATSAPP = "sms", "voice", "whatsapp"
 CHANNELS = (SMS, VOICE, WHATSAPP)
 FINAL = frozenset({ABANDONED, SUPPRESSED, DELIVERED, UNDELIVERED, FAILED, MERGED})
 NOTICES = sorted(a.value for a in Action if a not in CODE_ACTIONS)
+# What a notice that had to wait (over the budget, or behind an older notice) says until it
+# is sent; only such a notice takes in the notices queued after it: one that goes out at
+# once keeps its own SMS and action type.
+HELD = "held: over the SMS budget or behind an older notice"
 # A notice waits this long when the budget itself cannot be asked (fail closed).
 BUDGET_UNKNOWN_WAIT_SECONDS = 5
 # Seconds to wait before a notice to this phone may go out (0: counted, send now).
@@ -384,7 +388,8 @@ class OutboxWorker:
             if wait > 0:
                 await self._hold(message, wait)
                 return
-            await _absorb_notices(message)
+            if message.last_error == HELD:  # only a notice that had to wait takes others in
+                await _absorb_notices(message)
         uncertain = claim.uncertain
         try:
             if uncertain:
@@ -438,6 +443,7 @@ class OutboxWorker:
                 next_attempt_at=now() + timedelta(seconds=wait),
                 lease_until=None,
                 attempts=F("attempts") - 1,
+                last_error=HELD,
             )
         metrics.SMS.labels(action=message.action, outcome="held").inc()
         self._due_in(wait)

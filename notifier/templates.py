@@ -1,6 +1,7 @@
 """What each message says: one template per action type, overridable by a JSON file.
 
-Placeholders: {app}, {code}, {minutes} (the code's lifetime), {state} (two-factor on/off).
+Placeholders: {app}, {code}, {minutes} (the code's lifetime), {state} (two-factor or
+authenticator app on/off).
 Code messages end with an optional WebOTP line ("@example.com #123456", WEBOTP_DOMAIN) so
 browsers can offer the code for autofill. Every default renders within one SMS segment:
 160 GSM-7 units (the extension characters count two), or 70 UTF-16 units otherwise.
@@ -60,6 +61,12 @@ DEFAULTS: dict[Action, str] = {
     Action.TWO_FACTOR_CHANGED: "Two-step login for your {app} account was turned {state}. If "
     "this was not you, reset your password.",
     Action.ACCOUNT_DELETED: "Your {app} account was deleted. Goodbye.",
+    Action.TOTP_CHANGED: "Authenticator app login for your {app} account was turned {state}. "
+    "If this was not you, reset your password.",
+    Action.RECOVERY_CODE_USED: "A recovery code was used for your {app} account. If this was "
+    "not you, reset your password and make new codes.",
+    Action.RECOVERY_CODES_REGENERATED: "New recovery codes were made for your {app} account; "
+    "the old ones stopped working. If this was not you, reset your password.",
 }
 
 

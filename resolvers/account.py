@@ -7,8 +7,8 @@ from tortoise.transactions import in_transaction
 
 from models import User, VerificationCode
 from notifier.actions import Action
-from resolvers import tokens
-from resolvers.deps import Deps
+from resolvers import events, tokens
+from resolvers.deps import Client, Deps
 from resolvers.passwords import check_policy
 from resolvers.sessions import Caller, check_password
 
@@ -19,7 +19,11 @@ async def _confirm(deps: Deps, caller: Caller, current_password: str) -> User:
 
 
 async def change_password(
-    deps: Deps, caller: Caller, current_password: str, new_password: str
+    deps: Deps,
+    caller: Caller,
+    current_password: str,
+    new_password: str,
+    client: Client | None = None,
 ) -> tokens.IssuedSession:
     """A new password; every other session ends, the caller gets a fresh one."""
     user = await _confirm(deps, caller, current_password)
@@ -31,12 +35,15 @@ async def change_password(
         await user.save(update_fields=["password_hash", "updated_at"])
         await tokens.end_all_sessions(user)
         await deps.outbox.enqueue(Action.PASSWORD_CHANGED, user.phone)
+        await events.record(user.id, events.PASSWORD_CHANGED, client)
         session = await tokens.start_session(deps.tokens, user)
     deps.wake_outbox()
     return session
 
 
-async def set_two_factor(deps: Deps, caller: Caller, current_password: str, enabled: bool) -> User:
+async def set_two_factor(
+    deps: Deps, caller: Caller, current_password: str, enabled: bool, client: Client | None = None
+) -> User:
     user = await _confirm(deps, caller, current_password)
     async with in_transaction():
         if user.two_factor_enabled != enabled:
@@ -45,6 +52,7 @@ async def set_two_factor(deps: Deps, caller: Caller, current_password: str, enab
             await deps.outbox.enqueue(
                 Action.TWO_FACTOR_CHANGED, user.phone, state="on" if enabled else "off"
             )
+            await events.record(user.id, events.TWO_FACTOR_CHANGED, client)
     deps.wake_outbox()
     return user
 

@@ -298,13 +298,16 @@ async def check(
     apply: Callable[[VerificationCode], Awaitable[T]],
     *,
     prepare: Callable[[VerificationCode], Awaitable[None]] | None = None,
+    serialize: str | None = None,
 ) -> T:
     """Use the row's code and ``apply`` the change it allows, atomically.
 
     CodeInvalid / CodeExpired / CodeLocked otherwise, a wrong guess counted (and committed)
     first. ``prepare`` runs once the code is known right, before it is used: if it raises
     (a weak new password), the code stays usable and nothing is counted. ``apply`` runs in
-    the transaction that marks the code used: if it raises, nothing changes.
+    the transaction that marks the code used: if it raises, nothing changes. ``serialize``
+    names what the change touches beyond its own code (a phone's other signups): the
+    changes that name the same key run one after another (see ``_serialized``).
     """
     if row is None:
         raise CodeInvalid()  # no code was issued for that challenge: nothing to count on
@@ -320,7 +323,9 @@ async def check(
         live = VerificationCode.filter(
             id=row.id, used_at=None, attempts__lt=policy.max_attempts, code_hash=row.code_hash
         )
-        async with in_transaction():
+        async with in_transaction() as connection:
+            if serialize is not None:
+                await _serialized(connection, serialize)
             if await live.filter(expires_at__gt=at).update(used_at=at) != 1:
                 raise CodeInvalid()  # used or locked by a parallel request
             row.used_at = at
@@ -332,6 +337,22 @@ async def check(
     if counted == 0 or row.attempts + 1 >= policy.max_attempts:
         raise CodeLocked()
     raise CodeInvalid()
+
+
+async def _serialized(connection: Any, key: str) -> None:
+    """Hold a lock on ``key`` until the transaction ends, before its first write.
+
+    Two verifications of one phone's signups (each with its own challenge and code) each
+    use their code, then end the phone's other codes and signups: on PostgreSQL the first
+    held its code's row and waited for the other's new account, which waited for that row
+    (deadlock detected, 'Unexpected error.'). Taken first, a transaction-scoped advisory
+    lock lines them up; it is released at commit or rollback, so the connection goes back to
+    the pool holding nothing. SQLite runs one write transaction at a time already.
+    """
+    if connection.capabilities.dialect == "postgres":
+        await connection.execute_query(
+            "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [key]
+        )
 
 
 async def forget(kind: Kind, **where: Any) -> None:

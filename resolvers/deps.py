@@ -18,9 +18,12 @@ from resolvers.tokens import TokenPolicy
 
 @dataclass(frozen=True)
 class Client:
-    """Who is asking: the client address (after trusted proxies)."""
+    """Who is asking: the client address (after trusted proxies) that limits count on, and
+    for the security history the address as seen and the User-Agent header (at most 200)."""
 
     address: str
+    ip_address: str | None = None
+    user_agent: str | None = None
 
 
 @dataclass

@@ -21,6 +21,7 @@ whose ``extensions.code`` is ``UNAVAILABLE``. The flows let it pass.
 from __future__ import annotations
 
 from models.faults import DependencyUnavailable as DependencyUnavailable  # re-exported
+from models.faults import outage_of as outage_of  # re-exported
 
 
 class DomainError(Exception):

@@ -17,7 +17,7 @@ from tortoise.transactions import in_transaction
 from core.masking import mask_phone
 from models import User, VerificationCode
 from notifier.actions import Action
-from resolvers import codes, guards, tokens
+from resolvers import codes, events, guards, tokens
 from resolvers.delivery import queue_code
 from resolvers.deps import Client, Deps
 from resolvers.errors import CodeInvalid, InputRejected, PhoneInUse, UsernameInUse
@@ -101,7 +101,9 @@ async def confirm(deps: Deps, client: Client, caller: Caller, code_raw: str) -> 
         fresh = await User.get(id=user.id)
         if fresh.pending_phone is None and fresh.pending_username_key is None:
             raise CodeInvalid()
-        return await _apply_change(deps, fresh, keep=caller.session_id)
+        changed = await _apply_change(deps, fresh, keep=caller.session_id)
+        await events.record(user.id, events.IDENTITY_CHANGED, client)
+        return changed
 
     changed = await codes.check(deps.codes, row, code, apply)
     deps.wake_outbox()

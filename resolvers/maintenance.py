@@ -8,6 +8,7 @@ from core.clock import now
 from models import AuthSession, OutboxMessage, RefreshToken, VerificationCode
 from notifier.outbox import FINAL, SENT
 from resolvers.deps import Deps
+from resolvers.events import purge_old as purge_old_events
 from resolvers.signup import purge_stale
 
 CODE_ROW_KEEP = timedelta(days=1)  # longer than any cooldown or attempt window
@@ -15,7 +16,8 @@ MESSAGE_KEEP = timedelta(days=30)  # what the operator's outbox view looks back 
 
 
 async def purge(deps: Deps) -> dict[str, int]:
-    """Delete expired code rows, expired refresh tokens, ended sessions, stale signups."""
+    """Delete expired code rows, expired refresh tokens, ended sessions, stale signups,
+    security events past their 90 days."""
     at = now()
     refresh_ttl = timedelta(seconds=deps.settings.refresh_token_ttl_seconds)
     return {
@@ -27,4 +29,5 @@ async def purge(deps: Deps) -> dict[str, int]:
         "messages": await OutboxMessage.filter(
             state__in=sorted(FINAL | {SENT}), created_at__lt=at - MESSAGE_KEEP
         ).delete(),
+        "security_events": await purge_old_events(),  # older than 90 days
     }

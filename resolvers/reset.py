@@ -13,7 +13,7 @@ from tortoise.transactions import in_transaction
 
 from models import User, VerificationCode
 from notifier.actions import Action
-from resolvers import codes, guards, tokens
+from resolvers import codes, events, guards, proofs, tokens
 from resolvers.delivery import queue_code
 from resolvers.deps import Client, Deps
 from resolvers.errors import CodeInvalid
@@ -42,17 +42,29 @@ async def request(deps: Deps, client: Client, phone_raw: str) -> CodeSent:
 
 
 async def complete(
-    deps: Deps, client: Client, phone_raw: str, challenge: str, code_raw: str, new_password: str
+    deps: Deps,
+    client: Client,
+    phone_raw: str,
+    challenge: str,
+    code_raw: str,
+    new_password: str,
+    second_factor_code: str | None = None,
 ) -> None:
+    """With the authenticator app on, the SMS code alone is not enough: ``second_factor_code``
+    (a TOTP or recovery code) is checked once the SMS code is known right (proofs.py), so a
+    lost or recycled phone number cannot take the account."""
     phone = deps.normalize_phone(phone_raw)
     code = codes.check_format(deps.codes, codes.RESET, code_raw)
     await guards.guess_budget(deps, client)
     row = await codes.find(deps.codes, codes.RESET, challenge, phone)
     password_hash = ""
+    proof: proofs.Proof | None = None
 
     async def prepare(row: VerificationCode) -> None:  # only once the code is known right
-        nonlocal password_hash
+        nonlocal password_hash, proof
         holder = await User.get_or_none(id=row.user_id or 0)
+        if holder is not None:
+            proof = await proofs.proof_for_reset(deps, row, holder, second_factor_code)
         context = (phone, holder.username or "") if holder else (phone,)
         password = check_policy(new_password, context=context, **deps.password_limits())
         password_hash = await deps.passwords.hash(password)
@@ -61,6 +73,8 @@ async def complete(
         user = await User.get_or_none(id=row.user_id or 0, phone=phone, is_verified=True)
         if user is None:
             raise CodeInvalid()
+        if proof is not None and not await proofs.spend(deps, client, user, proof):
+            raise CodeInvalid()  # spent by a parallel request meanwhile
         user.password_hash = password_hash
         user.pending_phone = user.pending_username = user.pending_username_key = None
         await user.save(
@@ -76,6 +90,7 @@ async def complete(
         await codes.forget(codes.LOGIN, user_id=user.id)  # a pending two-factor login ends
         await codes.forget(codes.IDENTITY, user_id=user.id)  # so does an identity change
         await deps.outbox.enqueue(Action.PASSWORD_RESET, phone)
+        await events.record(user.id, events.PASSWORD_RESET, client)
         return user
 
     user = await codes.check(deps.codes, row, code, apply, prepare=prepare)

@@ -20,7 +20,7 @@ from tortoise.transactions import in_transaction
 from core.clock import now
 from core.masking import mask_phone
 from models import User, VerificationCode
-from resolvers import codes, guards, signup, tokens
+from resolvers import codes, events, guards, proofs, signup, tokens
 from resolvers.delivery import queue_code
 from resolvers.deps import Client, Deps
 from resolvers.errors import (
@@ -36,8 +36,9 @@ from resolvers.usernames import looks_like_phone, normalize_username
 @dataclass(frozen=True)
 class SecondFactor:
     challenge: str
-    sent_to: str
+    sent_to: str | None  # the masked phone, None when no SMS went
     expires_at: datetime
+    methods: tuple[str, ...] = (proofs.SMS,)
 
 
 @dataclass(frozen=True)
@@ -119,36 +120,59 @@ async def login(
     right = await _password_matches(deps, hash_, password)
     if right and user is None:
         raise PhoneUnverified()  # a pending signup's own password: only its maker knows it
+    if user is not None and not right:
+        await events.record(user.id, events.LOGIN_FAILED, client)
     if stepped_up:
+        methods = (await proofs.methods(user) if user is not None else []) or [proofs.SMS]
         if user is not None and right:
             await _rehash_if_needed(deps, user, password)
-            return await _second_factor(deps, client, user)
-        return await _decoy_second_factor(deps, client, key)
+            return await _second_factor(deps, client, user, methods)
+        return await _decoy_second_factor(deps, client, key, methods)
     if user is None or not right:
         await guards.failed(deps, key)
         raise CredentialsInvalid()
     await _rehash_if_needed(deps, user, password)
     await guards.succeeded(deps, key)
-    if user.two_factor_enabled:
-        return await _second_factor(deps, client, user)
-    return await tokens.start_session(deps.tokens, user)
+    methods = await proofs.methods(user)
+    if methods:
+        return await _second_factor(deps, client, user, methods)
+    async with in_transaction():
+        session = await tokens.start_session(deps.tokens, user)
+        await events.record(user.id, events.LOGIN, client)
+    return session
 
 
 def _login_row(subject: str) -> Awaitable[VerificationCode | None]:
     return VerificationCode.get_or_none(purpose=codes.LOGIN.purpose, subject=subject)
 
 
-async def _second_factor(deps: Deps, client: Client, user: User) -> SecondFactor:
+async def _second_factor(
+    deps: Deps, client: Client, user: User, methods: list[str]
+) -> SecondFactor:
     """A login code by SMS, or within its resend wait the same live code under a new
     challenge (nothing sent): the right password never answers RateLimited for the wait,
     and answers like a wrong one while stepped up. The code has a per-phone budget of its
     own (phone_key): only the right password spends it."""
+    if proofs.SMS not in methods:  # TOTP or a recovery code: a challenge of its own, no SMS
+        issued = await codes.issue(
+            deps.codes,
+            codes.LOGIN,
+            subject=codes.new_subject("factor"),
+            phone=user.phone,
+            user_id=user.id,
+            bind=True,
+            decoy=True,  # its SMS code is never sent nor matched
+        )
+        assert issued.challenge is not None
+        return SecondFactor(issued.challenge, None, issued.expires_at, tuple(methods))
     await deps.limits.hit("sms_per_client", client.address)  # as a decoy counts it
     row = await _login_row(user.phone)
     if row is not None and codes.cooldown_left(row, deps.codes, now()):
         rebound = await codes.rebind(deps.codes, row)
         if rebound is not None and rebound.challenge is not None:
-            return SecondFactor(rebound.challenge, mask_phone(user.phone), rebound.expires_at)
+            return SecondFactor(
+                rebound.challenge, mask_phone(user.phone), rebound.expires_at, tuple(methods)
+            )
     await guards.sms_budget(
         deps, client, user.phone, wait_on=row, phone_key="login", client_counted=True
     )
@@ -163,10 +187,12 @@ async def _second_factor(deps: Deps, client: Client, user: User) -> SecondFactor
         )
     deps.wake_outbox()
     assert issued.challenge is not None
-    return SecondFactor(issued.challenge, mask_phone(user.phone), issued.expires_at)
+    return SecondFactor(issued.challenge, mask_phone(user.phone), issued.expires_at, tuple(methods))
 
 
-async def _decoy_second_factor(deps: Deps, client: Client, key: str) -> SecondFactor:
+async def _decoy_second_factor(
+    deps: Deps, client: Client, key: str, methods: list[str]
+) -> SecondFactor:
     """A login challenge for a wrong password (or unknown identifier) while stepped up: the
     same per-client count as a real one, a row that counts and locks like one, no SMS. The
     masked phone is the one typed, or for a username a made-up one, the same each time
@@ -184,13 +210,19 @@ async def _decoy_second_factor(deps: Deps, client: Client, key: str) -> SecondFa
         decoy=True,
     )
     assert issued.challenge is not None
-    return SecondFactor(issued.challenge, mask_phone(phone), issued.expires_at)
+    sent_to = mask_phone(phone) if proofs.SMS in methods else None  # as the real one answers
+    return SecondFactor(issued.challenge, sent_to, issued.expires_at, tuple(methods))
 
 
 async def verify_login(
-    deps: Deps, client: Client, challenge: str, code_raw: str
+    deps: Deps, client: Client, challenge: str, code_raw: str, method: str = proofs.SMS
 ) -> tokens.IssuedSession:
     await guards.guess_budget(deps, client)
+    if method != proofs.SMS:  # a TOTP or recovery code for the challenge (proofs.py)
+        found = await codes.find(deps.codes, codes.LOGIN, challenge)
+        if found is None:
+            raise TokenInvalid()
+        return await proofs.complete_login(deps, client, found, code_raw.strip(), method)
     code = codes.check_format(deps.codes, codes.LOGIN, code_raw)
     row = await codes.find(deps.codes, codes.LOGIN, challenge)
     if row is None:
@@ -200,6 +232,7 @@ async def verify_login(
         user = await User.get_or_none(id=row.user_id or 0, phone=row.phone, is_verified=True)
         if user is None:
             raise TokenInvalid()
+        await events.record(user.id, events.LOGIN, client)
         return await tokens.start_session(deps.tokens, user)
 
     return await codes.check(deps.codes, row, code, complete)
@@ -224,7 +257,11 @@ async def authenticate(deps: Deps, authorization: str | None) -> Caller | None:
 
 
 async def logout(
-    deps: Deps, caller: Caller | None, refresh_token: str | None, everywhere: bool
+    deps: Deps,
+    caller: Caller | None,
+    refresh_token: str | None,
+    everywhere: bool,
+    client: Client | None = None,
 ) -> None:
     """End this session (and the refresh token's), or with ``everywhere`` every session.
 
@@ -236,8 +273,12 @@ async def logout(
         raise AuthRequired()
     if everywhere:
         user = caller.user if caller else await User.get(id=user_id)
-        await tokens.end_all_sessions(user)
+        async with in_transaction():
+            await tokens.end_all_sessions(user)
+            await events.record(user_id, events.SESSION_REVOKED, client)
         return
-    for session_id in {caller.session_id if caller else None, session.id if session else None}:
-        if session_id is not None:
-            await tokens.revoke_sessions(user_id, only=session_id)
+    async with in_transaction():
+        for session_id in {caller.session_id if caller else None, session.id if session else None}:
+            if session_id is not None:
+                await tokens.revoke_sessions(user_id, only=session_id)
+        await events.record(user_id, events.SESSION_REVOKED, client)

@@ -27,7 +27,7 @@ from tortoise.transactions import in_transaction
 from core.clock import now
 from models import PendingSignup, User, VerificationCode
 from notifier.actions import Action
-from resolvers import codes, guards, tokens
+from resolvers import codes, events, guards, tokens
 from resolvers.delivery import queue_code
 from resolvers.deps import Client, Deps
 from resolvers.errors import CodeInvalid, InputRejected, UsernameInUse
@@ -137,9 +137,10 @@ async def verify(
         await PendingSignup.filter(phone=phone).delete()
         await codes.forget(codes.SIGNUP, phone=phone)
         await deps.outbox.enqueue(Action.SIGNUP_VERIFIED, phone)
+        await events.record(user.id, events.SIGNUP, client)
         return await tokens.start_session(deps.tokens, user)
 
-    session = await codes.check(deps.codes, row, code, complete)
+    session = await codes.check(deps.codes, row, code, complete, serialize=f"signup:{phone}")
     deps.wake_outbox()
     return session
 

@@ -25,7 +25,7 @@ from strawberry.schema.types.base_scalars import DateTimeDefinition
 from strawberry.types import ExecutionContext
 
 from core import metrics
-from resolvers.errors import DependencyUnavailable
+from resolvers.errors import DependencyUnavailable, outage_of
 from schema.operations import Mutation, Query
 from schema.query_limits import document_limits
 
@@ -62,8 +62,8 @@ class MaskFaults(MaskErrors):
     with ``extensions.code`` UNAVAILABLE and a message a person can act on."""
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
-        outage = error.original_error
-        if not isinstance(outage, DependencyUnavailable):
+        outage = outage_of(error.original_error)
+        if outage is None:
             return super().anonymise_error(error)
         return GraphQLError(
             message=outage.advice,
@@ -151,9 +151,10 @@ class QuietSchema(Schema):
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
         for error in errors:
-            if isinstance(error.original_error, DependencyUnavailable):
+            outage = outage_of(error.original_error)
+            if outage is not None:
                 path = ".".join(str(p) for p in error.path or []) or "(document)"
-                _log_outage(error.original_error, path)
+                _log_outage(outage, path)
             elif error.original_error is None or isinstance(error.original_error, GraphQLError):
                 log.debug("GraphQL request refused: %s", error.message.split("\n", 1)[0])
             else:

@@ -2,6 +2,8 @@
 
 import strawberry
 
+from schema.types import SecondFactor
+
 
 @strawberry.input(description="A new account: a code is sent to the phone to verify it.")
 class SignupInput:
@@ -41,6 +43,11 @@ class VerifyLoginInput:
         description="`SecondFactorRequired.challenge` from `login`, unchanged."
     )
     code: str = strawberry.field(description="The digits from the `login_code` SMS.")
+    method: SecondFactor = strawberry.field(
+        default=SecondFactor.SMS,
+        description="Which factor `code` is: SMS (default), TOTP (the authenticator app) or "
+        "RECOVERY_CODE; one of `SecondFactorRequired.methods`.",
+    )
 
 
 @strawberry.input(description="Turns two-factor login on or off.")
@@ -59,6 +66,11 @@ class ResetPasswordInput:
     )
     code: str = strawberry.field(description="The digits from the `reset_password` SMS.")
     new_password: str = strawberry.field(description="The new password (same rules as signup).")
+    second_factor_code: str | None = strawberry.field(
+        default=None,
+        description="With the authenticator app on: a code from it, or a recovery code. "
+        "Without it such an account's reset is refused (InvalidInput on this field).",
+    )
 
 
 @strawberry.input(description="Changes the password of the logged-in account.")

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import strawberry
 
-from resolvers import account, identity, reset, sessions, signup
+from resolvers import account, identity, reset, second_factors, sessions, signup
 from resolvers.errors import AuthRequired, DomainError
 from schema import inputs as i
 from schema import results as r
@@ -20,9 +20,12 @@ from schema.types import (
     NotAuthenticated,
     PasswordChanged,
     PasswordReset,
+    RecoveryCodes,
     ResetCodeSent,
+    SecondFactor,
     SecondFactorRequired,
     Session,
+    TotpSetup,
     TwoFactorUpdated,
     User,
     VerificationSent,
@@ -140,7 +143,10 @@ class Mutation:
             return to_result(e)
         if isinstance(outcome, sessions.SecondFactor):
             return SecondFactorRequired(
-                challenge=outcome.challenge, sent_to=outcome.sent_to, expires_at=outcome.expires_at
+                challenge=outcome.challenge,
+                sent_to=outcome.sent_to,
+                expires_at=outcome.expires_at,
+                methods=[SecondFactor[m.upper()] for m in outcome.methods],
             )
         return Session.of(outcome)
 
@@ -158,7 +164,9 @@ class Mutation:
     ) -> r.VerifyLoginResult:
         ctx = info.context
         try:
-            issued = await sessions.verify_login(ctx.deps, ctx.client, input.challenge, input.code)
+            issued = await sessions.verify_login(
+                ctx.deps, ctx.client, input.challenge, input.code, input.method.name.lower()
+            )
         except DomainError as e:
             return to_result(e)
         return Session.of(issued)
@@ -180,7 +188,7 @@ class Mutation:
             return NOT_AUTHENTICATED
         try:
             user = await account.set_two_factor(
-                ctx.deps, caller, input.current_password, input.enabled
+                ctx.deps, caller, input.current_password, input.enabled, ctx.client
             )
         except DomainError as e:
             return to_result(e)
@@ -221,7 +229,9 @@ class Mutation:
     ) -> r.LogoutResult:
         ctx = info.context
         try:
-            await sessions.logout(ctx.deps, await ctx.caller(), refresh_token, everywhere)
+            await sessions.logout(
+                ctx.deps, await ctx.caller(), refresh_token, everywhere, ctx.client
+            )
         except DomainError as e:
             return to_result(e)
         return LoggedOut(message="Logged out everywhere." if everywhere else "Logged out.")
@@ -258,7 +268,13 @@ class Mutation:
         ctx = info.context
         try:
             await reset.complete(
-                ctx.deps, ctx.client, input.phone, input.challenge, input.code, input.new_password
+                ctx.deps,
+                ctx.client,
+                input.phone,
+                input.challenge,
+                input.code,
+                input.new_password,
+                input.second_factor_code,
             )
         except DomainError as e:
             return to_result(e)
@@ -282,7 +298,7 @@ class Mutation:
             return NOT_AUTHENTICATED
         try:
             issued = await account.change_password(
-                ctx.deps, caller, input.current_password, input.new_password
+                ctx.deps, caller, input.current_password, input.new_password, ctx.client
             )
         except DomainError as e:
             return to_result(e)
@@ -356,3 +372,89 @@ class Mutation:
         except DomainError as e:
             return to_result(e)
         return AccountDeleted(message="Account deleted.")
+
+    # --- issue 14: second factors beyond SMS -----------------------------------------------
+
+    @strawberry.mutation(
+        description="Start enrolling an authenticator app (logged in; asks for the password): "
+        "answers a new secret and its `otpauth://` URI, shown once. Next: `confirmTotp`."
+    )
+    async def setup_totp(
+        self,
+        info: Info,
+        current_password: Annotated[
+            str, strawberry.argument(description="The current password, to confirm.")
+        ],
+    ) -> r.SetupTotpResult:
+        ctx = info.context
+        caller = await ctx.caller()
+        if caller is None:
+            return NOT_AUTHENTICATED
+        try:
+            made = await second_factors.setup(ctx.deps, caller, current_password)
+        except DomainError as e:
+            return to_result(e)
+        return TotpSetup(secret=made.secret, otpauth_uri=made.otpauth_uri)
+
+    @strawberry.mutation(
+        description="Turn the authenticator app on with a code it shows for the secret from "
+        "`setupTotp`; answers the first ten recovery codes (shown once; sends a notice)."
+    )
+    async def confirm_totp(
+        self,
+        info: Info,
+        code: Annotated[str, strawberry.argument(description="The 6 digits the app shows.")],
+    ) -> r.ConfirmTotpResult:
+        ctx = info.context
+        caller = await ctx.caller()
+        if caller is None:
+            return NOT_AUTHENTICATED
+        try:
+            codes = await second_factors.confirm(ctx.deps, ctx.client, caller, code)
+        except DomainError as e:
+            return to_result(e)
+        return RecoveryCodes(codes=codes)
+
+    @strawberry.mutation(
+        description="Turn the authenticator app off and end the recovery codes (logged in; "
+        "asks for the password; sends a notice)."
+    )
+    async def disable_totp(
+        self,
+        info: Info,
+        current_password: Annotated[
+            str, strawberry.argument(description="The current password, to confirm.")
+        ],
+    ) -> r.DisableTotpResult:
+        ctx = info.context
+        caller = await ctx.caller()
+        if caller is None:
+            return NOT_AUTHENTICATED
+        try:
+            user = await second_factors.disable(ctx.deps, ctx.client, caller, current_password)
+        except DomainError as e:
+            return to_result(e)
+        return TwoFactorUpdated(user=User.of(user))
+
+    @strawberry.mutation(
+        description="Make ten new recovery codes, shown once; the old ones stop working "
+        "(logged in; asks for the password; sends a notice)."
+    )
+    async def regenerate_recovery_codes(
+        self,
+        info: Info,
+        current_password: Annotated[
+            str, strawberry.argument(description="The current password, to confirm.")
+        ],
+    ) -> r.RegenerateRecoveryCodesResult:
+        ctx = info.context
+        caller = await ctx.caller()
+        if caller is None:
+            return NOT_AUTHENTICATED
+        try:
+            codes = await second_factors.regenerate_recovery_codes(
+                ctx.deps, ctx.client, caller, current_password
+            )
+        except DomainError as e:
+            return to_result(e)
+        return RecoveryCodes(codes=codes)

@@ -20,10 +20,12 @@ from schema.types import (
     PhoneNotVerified,
     PhoneTaken,
     RateLimited,
+    RecoveryCodes,
     ResetCodeSent,
     SecondFactorRequired,
     Session,
     TooManyAttempts,
+    TotpSetup,
     TwoFactorUpdated,
     UsernameTaken,
     VerificationSent,
@@ -182,5 +184,39 @@ DeleteAccountResult: TypeAlias = Annotated[
         "AccountDeleted once the password is confirmed: forget the tokens. "
         "InvalidCredentials: wrong password; RateLimited: too many tries, wait "
         "`retryAfterSeconds`; NotAuthenticated: log in.",
+    ),
+]
+
+# issue 14: second factors beyond SMS
+SetupTotpResult: TypeAlias = Annotated[
+    TotpSetup | InvalidCredentials | NotAuthenticated | RateLimited,
+    _union(
+        "SetupTotpResult",
+        "TotpSetup: show the QR code, then `confirmTotp` with a code from the app. Else "
+        "InvalidCredentials (the password), NotAuthenticated or RateLimited.",
+    ),
+]
+ConfirmTotpResult: TypeAlias = Annotated[
+    RecoveryCodes | InvalidCode | NotAuthenticated | RateLimited,
+    _union(
+        "ConfirmTotpResult",
+        "RecoveryCodes: TOTP is on; show the codes once. InvalidCode: the code does not "
+        "match the secret from `setupTotp` (check the app's clock), or no setup is pending.",
+    ),
+]
+DisableTotpResult: TypeAlias = Annotated[
+    TwoFactorUpdated | InvalidCredentials | NotAuthenticated | RateLimited,
+    _union(
+        "DisableTotpResult",
+        "TwoFactorUpdated: the authenticator app and recovery codes no longer work. Else "
+        "InvalidCredentials (the password), NotAuthenticated or RateLimited.",
+    ),
+]
+RegenerateRecoveryCodesResult: TypeAlias = Annotated[
+    RecoveryCodes | InvalidCredentials | NotAuthenticated | RateLimited,
+    _union(
+        "RegenerateRecoveryCodesResult",
+        "RecoveryCodes: ten new codes, shown once; the old ones stopped working. Else "
+        "InvalidCredentials (the password), NotAuthenticated or RateLimited.",
     ),
 ]

@@ -4,10 +4,14 @@ what to do"), with their descriptions."""
 from __future__ import annotations
 
 from datetime import datetime
+from enum import Enum
+from typing import Annotated
 
 import strawberry
 
+from models import SecurityEvent as SecurityEventModel
 from models import User as UserModel
+from resolvers import events, totp
 from resolvers.tokens import IssuedSession
 
 
@@ -32,6 +36,30 @@ class User:
     created_at: datetime = strawberry.field(
         description="When the account was created (signup), with its UTC offset."
     )
+
+    # issue 14: second factors beyond SMS, security history
+    @strawberry.field(
+        description="When true, `login` also needs a code from the authenticator app (or a "
+        "recovery code), and `resetPassword` needs one besides the SMS code."
+    )
+    async def totp_enabled(self) -> bool:
+        return await totp.totp_enabled(int(self.id))
+
+    @strawberry.field(description="Unused recovery codes; make new ones before they run out.")
+    async def recovery_codes_left(self) -> int:
+        return await totp.recovery_codes_left(int(self.id))
+
+    @strawberry.field(
+        description="The account's security history (logins, password and factor changes ...), "
+        "newest first; kept 90 days."
+    )
+    async def security_events(
+        self,
+        first: Annotated[
+            int, strawberry.argument(description="How many of the newest (at most 100).")
+        ] = 20,
+    ) -> list[SecurityEvent]:
+        return [SecurityEvent.of(e) for e in await events.newest(int(self.id), first)]
 
     @classmethod
     def of(cls, user: UserModel) -> User:
@@ -196,11 +224,16 @@ class SecondFactorRequired:
     challenge: str = strawberry.field(
         description="Opaque: pass it to `verifyLogin` unchanged, with the code."
     )
-    sent_to: str = strawberry.field(
-        description='The masked phone the code went to, e.g. "+1******0123": show it.'
+    sent_to: str | None = strawberry.field(
+        description='The masked phone the code went to, e.g. "+1******0123": show it. Null '
+        "when no SMS went (SMS is not among `methods`)."
     )
     expires_at: datetime = strawberry.field(
         description="When the code and challenge expire; after that, `login` again."
+    )
+    methods: list[SecondFactor] = strawberry.field(
+        description="The second factors this login can be completed with (`verifyLogin`'s "
+        "`method`)."
     )
 
 
@@ -277,3 +310,54 @@ class LoggedOut:
 )
 class AccountDeleted:
     message: str = strawberry.field(description="A confirmation to show the person.")
+
+
+# --- issue 14: second factors beyond SMS, recovery, security history -------------------------
+
+
+@strawberry.enum(description="A second factor that can complete a login.")
+class SecondFactor(Enum):
+    SMS = strawberry.enum_value("sms", description="A `login_code` sent by SMS.")
+    TOTP = strawberry.enum_value("totp", description="A code from the authenticator app.")
+    RECOVERY_CODE = strawberry.enum_value(
+        "recovery_code", description="One of the account's recovery codes (each works once)."
+    )
+
+
+@strawberry.type(
+    description="A new authenticator-app secret, shown once: let the person scan "
+    "`otpauthUri` as a QR code (or type `secret`), then `confirmTotp` with a code from the app."
+)
+class TotpSetup:
+    secret: str = strawberry.field(description="The secret in base32, to type into the app.")
+    otpauth_uri: str = strawberry.field(
+        description="The `otpauth://totp/...` URI to show as a QR code."
+    )
+
+
+@strawberry.type(
+    description="Recovery codes, shown once: let the person keep them. Each works once, "
+    "instead of an authenticator code (login, reset)."
+)
+class RecoveryCodes:
+    codes: list[str] = strawberry.field(description="Ten codes; each works once.")
+
+
+@strawberry.type(description="One entry of the account's security history.")
+class SecurityEvent:
+    kind: str = strawberry.field(
+        description='What happened: "signup", "login", "login_failed", "password_changed", '
+        '"password_reset", "identity_changed", "two_factor_changed", "totp_enabled", '
+        '"totp_disabled", "recovery_code_used", "recovery_codes_regenerated", "session_revoked".'
+    )
+    at: datetime = strawberry.field(description="When, with its UTC offset.")
+    ip_address: str | None = strawberry.field(description="The client address, if known.")
+    user_agent: str | None = strawberry.field(
+        description="The client's User-Agent, at most 200 characters, if sent."
+    )
+
+    @classmethod
+    def of(cls, event: SecurityEventModel) -> SecurityEvent:
+        return cls(
+            kind=event.kind, at=event.at, ip_address=event.ip_address, user_agent=event.user_agent
+        )

@@ -85,7 +85,16 @@ class GraphQLApp(GraphQLOverHTTP):
     async def get_context(self, request: Any, response: Any) -> Context:
         request.state.sub_response = response  # its status, if set, is the answer's
         client = request.client.host if request.client else "unknown"
-        return Context(deps=self.deps, request=request, client=Client(client_key(client)))
+        user_agent = request.headers.get("user-agent") or None
+        return Context(
+            deps=self.deps,
+            request=request,
+            client=Client(
+                client_key(client),
+                ip_address=client if request.client else None,
+                user_agent=user_agent[:200] if user_agent else None,
+            ),
+        )
 
     async def process_result(self, request: Any, result: Any) -> Any:
         """503 for an outage (UNAVAILABLE) answered as application/graphql-response+json;

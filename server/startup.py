@@ -17,6 +17,7 @@ from tortoise import Tortoise, connections
 
 from core.settings import MEMORY_LIMITS, Settings, SettingsError, memory_limits_per_worker
 from models import tortoise_config
+from models.faults import DependencyUnavailable
 from notifier.templates import TemplateError, Templates
 from server import app
 from server.jwks import token_keys
@@ -67,7 +68,9 @@ def database_name(url: str) -> str:
 
 
 def _database_error(settings: Settings, e: BaseException) -> StartupError:
-    if isinstance(e, TimeoutError):
+    if isinstance(e, TimeoutError) or (
+        isinstance(e, DependencyUnavailable) and e.cause == "TimeoutError"
+    ):  # the bounded database client reports its own timeout as an outage
         reason = f"did not answer in {DATABASE_TIMEOUT_SECONDS:g} s"
     else:
         text = str(e).strip().splitlines()

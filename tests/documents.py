@@ -87,3 +87,38 @@ mutation DeleteAccount($input: DeleteAccountInput!) {{
 ME = "query Me { me { id phone username isVerified pendingPhone twoFactorEnabled createdAt } }"
 
 USERNAME_AVAILABLE = "query Available($u: String!) { usernameAvailable(username: $u) }"
+
+# --- issue 14: second factors beyond SMS, security history ----------------------------------
+
+SETUP_TOTP = f"""
+mutation SetupTotp($password: String!) {{
+  setupTotp(currentPassword: $password) {{ {LIMITED_ERRORS} ... on TotpSetup {{ secret otpauthUri }} }}
+}}"""
+
+CONFIRM_TOTP = f"""
+mutation ConfirmTotp($code: String!) {{
+  confirmTotp(code: $code) {{ {LIMITED_ERRORS} ... on RecoveryCodes {{ codes }} }}
+}}"""
+
+DISABLE_TOTP = f"""
+mutation DisableTotp($password: String!) {{
+  disableTotp(currentPassword: $password) {{ {LIMITED_ERRORS}
+    ... on TwoFactorUpdated {{ user {{ totpEnabled recoveryCodesLeft }} }} }}
+}}"""
+
+REGENERATE_RECOVERY_CODES = f"""
+mutation RegenerateRecoveryCodes($password: String!) {{
+  regenerateRecoveryCodes(currentPassword: $password) {{ {LIMITED_ERRORS}
+    ... on RecoveryCodes {{ codes }} }}
+}}"""
+
+ME_SECOND_FACTORS = """
+query MeSecondFactors($first: Int! = 20) {
+  me { totpEnabled recoveryCodesLeft securityEvents(first: $first) { kind at ipAddress userAgent } }
+}"""
+
+LOGIN_METHODS = f"""
+mutation LoginMethods($input: LoginInput!) {{
+  login(input: $input) {{ {ERROR_FIELDS} {SESSION_FIELDS}
+    ... on SecondFactorRequired {{ challenge sentTo expiresAt methods }} }}
+}}"""

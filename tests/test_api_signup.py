@@ -70,6 +70,7 @@ async def _signup_existing(api):
     # given
     phone = new_phone()
     await signup_verified(api, phone)
+    await api.sms.wait(phone, "signup_verified")  # sent: a later notice is not merged in
     # when
     again = await signup(api, phone, password=OTHER_PASSWORD)
     # then

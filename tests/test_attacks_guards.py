@@ -42,6 +42,7 @@ async def test_a_password_reset_ends_a_pending_identity_change(make_settings, st
     async with start_app(make_settings(**NO_WAIT), client=PROXY) as api:
         phone, new = new_phone(), new_phone()
         session = await signup_verified(api, phone)
+        await api.sms.wait(phone, "signup_verified")  # sent: a later notice is not merged in
         token = session["accessToken"]
         change = {"currentPassword": STRONG_PASSWORD, "phone": new}
         pending = await api.run(d.CHANGE_IDENTITY, {"input": change}, token=token)

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+import pyotp
 import pytest
 
 from clients.python.phonegate_client import (
@@ -21,6 +22,7 @@ from clients.python.phonegate_client import (
     ChangePasswordChangePasswordPasswordChanged,
     ChangePasswordInput,
     ConfirmIdentityChangeConfirmIdentityChangeIdentityChanged,
+    ConfirmTotpConfirmTotpRecoveryCodes,
     DeleteAccountDeleteAccountAccountDeleted,
     DeleteAccountDeleteAccountInvalidCredentials,
     DeleteAccountInput,
@@ -42,6 +44,7 @@ from clients.python.phonegate_client import (
     SetTwoFactorInput,
     SetTwoFactorSetTwoFactorNotAuthenticated,
     SetTwoFactorSetTwoFactorTwoFactorUpdated,
+    SetupTotpSetupTotpTotpSetup,
     SignupInput,
     SignupSignupInvalidInput,
     SignupSignupVerificationSent,
@@ -287,3 +290,20 @@ async def test_the_readme_walkthrough_script_verifies_an_account(app, monkeypatc
     # then
     assert verified == phone
     assert "Verified" in capsys.readouterr().out
+
+
+async def test_totp_enrolment_and_history_through_the_generated_client(client, app):
+    # given
+    _, session = await signed_up(client, app)
+    auth = bearer(session.access_token)
+    # when
+    setup = await client.setup_totp(current_password=STRONG_PASSWORD, **auth)
+    made = expect(setup.setup_totp, SetupTotpSetupTotpTotpSetup)
+    code = pyotp.parse_uri(made.otpauth_uri).now()
+    confirmed = await client.confirm_totp(code=code, **auth)
+    # then
+    codes = expect(confirmed.confirm_totp, ConfirmTotpConfirmTotpRecoveryCodes).codes
+    assert len(set(codes)) == 10
+    activity = (await client.security_activity(first=5, **auth)).me
+    assert activity is not None and activity.totp_enabled and activity.recovery_codes_left == 10
+    assert activity.security_events[0].kind == "totp_enabled"

@@ -20,7 +20,7 @@ import pytest
 from bench.servers import OPEN_LIMITS
 from core import metrics
 from core import settings as config
-from models import User
+from models import PendingSignup, User
 from server.app import migrate
 from tests import documents as d
 from tests.conftest import FAST, TEST_SECRET, running_app, signup_verified
@@ -103,7 +103,7 @@ async def test_frozen_redis_answers_unavailable_in_time_and_me_and_refresh_keep_
         assert signup.json()["data"] is None
         assert "rate-limit storage is not answering" in signup.json()["errors"][0]["message"]
         assert login.status_code == 503 and unavailable_codes(login) == ["UNAVAILABLE"]
-        assert not await User.filter(phone=phone).exists()
+        assert not await PendingSignup.filter(phone=phone).exists()
         assert counted("rate-limit storage") - before == 2
         outage_lines = [r for r in caplog.records if "rate-limit storage unavailable" in r.message]
         assert len(outage_lines) == 2
@@ -123,7 +123,7 @@ async def test_frozen_redis_answers_unavailable_in_time_and_me_and_refresh_keep_
         await api.sms.wait(phone, "verify_signup")
         await asyncio.sleep(0.2)
         assert len(api.sms.to(phone)) == 1
-        assert await User.filter(phone=phone).count() == 1
+        assert await PendingSignup.filter(phone=phone).count() == 1  # a signup is pending
 
 
 async def test_redis_gone_answers_unavailable_at_once(make_settings, tmp_path):
@@ -203,7 +203,7 @@ async def test_frozen_postgres_answers_unavailable_in_time_and_service_resumes(
             await api.sms.wait(phone, "verify_signup")
         await asyncio.sleep(0.2)
         assert all(len(api.sms.to(p)) == 1 for p in phones)
-        assert await User.filter(phone__in=phones).count() == len(phones)
+        assert await PendingSignup.filter(phone__in=phones).count() == len(phones)
 
 
 async def test_stopped_postgres_answers_unavailable_and_service_resumes_after_restart(
@@ -260,7 +260,7 @@ async def test_frozen_postmaster_answers_in_time_and_nothing_runs_twice(
             await api.sms.wait(phone, "verify_signup")
         await asyncio.sleep(0.2)
         assert all(len(api.sms.to(p)) == 1 for p in phones)
-        assert await User.filter(phone__in=phones).count() == len(phones)
+        assert await PendingSignup.filter(phone__in=phones).count() == len(phones)
 
 
 async def test_a_transaction_cut_by_a_frozen_postgres_raises_the_typed_outage_in_time(

@@ -95,14 +95,16 @@ async def sent(phone: str, action: str) -> None:
 
 
 # (SQL statements, Redis calls) of each flow's request, on PostgreSQL with Redis limits.
+# Issue 14 added: verifyPhone +1 (the signup event), login +2 (is TOTP on? and the login
+# event), resetPassword +2 (is TOTP on? and the password_reset event).
 PINNED = {
     "signup": (9, 13),
-    "verifyPhone": (10, 3),
-    "login": (3, 12),
+    "verifyPhone": (12, 3),  # +1: the per-phone lock that lines up parallel verifications
+    "login": (5, 12),
     "refreshSession": (3, 0),
     "me": (1, 0),
     "requestReset": (7, 10),
-    "resetPassword": (11, 6),
+    "resetPassword": (13, 6),
 }
 # The outbox worker's writes to claim, send and record one message (its reads are polls,
 # whose number depends on when it wakes).

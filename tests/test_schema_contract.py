@@ -1,21 +1,46 @@
-"""schema.graphql against the contract's schema (tests/contract.graphql, the contract as given):
-every type, field, argument, input field, interface and union member, with its type."""
+"""schema.graphql against the contract's schema (tests/contract.graphql, the contract as given,
+with its additions applied: tests/contract_second_factors.graphql): every type, field,
+argument, input field, interface and union member, with its type."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from graphql import (
+    DocumentNode,
     GraphQLEnumType,
     GraphQLInputObjectType,
     GraphQLInterfaceType,
     GraphQLObjectType,
     GraphQLSchema,
     GraphQLUnionType,
+    TypeDefinitionNode,
+    build_ast_schema,
     build_schema,
+    parse,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
+ADDITIONS = ["contract_second_factors.graphql"]  # issue 14
+
+
+def contract_schema() -> GraphQLSchema:
+    """The contract's first schema block with each addition applied in order: a type an
+    addition defines replaces the one of that name; its `extend`s extend."""
+    base = parse((ROOT / "tests" / "contract.graphql").read_text())
+    definitions = list(base.definitions)
+    for name in ADDITIONS:
+        addition = parse((ROOT / "tests" / name).read_text())
+        redefined = {
+            d.name.value for d in addition.definitions if isinstance(d, TypeDefinitionNode)
+        }
+        definitions = [
+            d
+            for d in definitions
+            if not (isinstance(d, TypeDefinitionNode) and d.name.value in redefined)
+        ]
+        definitions += addition.definitions
+    return build_ast_schema(DocumentNode(definitions=tuple(definitions)))
 
 
 def shape(schema: GraphQLSchema) -> dict[str, object]:
@@ -45,6 +70,21 @@ def shape(schema: GraphQLSchema) -> dict[str, object]:
 
 
 def test_schema_matches_the_contract_name_by_name_and_type_by_type():
-    contract = shape(build_schema((ROOT / "tests" / "contract.graphql").read_text()))
+    contract = shape(contract_schema())
     ours = shape(build_schema((ROOT / "schema.graphql").read_text()))
     assert ours == contract
+
+
+def test_the_additions_change_what_they_name_and_nothing_else():
+    base = shape(build_schema((ROOT / "tests" / "contract.graphql").read_text()))
+    applied = shape(contract_schema())
+    changed = {name for name in base if base[name] != applied.get(name)}
+    assert changed == {
+        "User",
+        "Mutation",
+        "SecondFactorRequired",
+        "VerifyLoginInput",
+        "ResetPasswordInput",
+    }
+    assert applied["SecondFactorRequired"]["fields"]["sentTo"][0] == "String"  # type: ignore[index]
+    assert applied["VerifyLoginInput"]["method"] == "SecondFactor!"  # type: ignore[index]

@@ -35,6 +35,11 @@ def test_every_contract_operation_has_the_contract_signature():
         "changeIdentity": "ChangeIdentityResult!",
         "confirmIdentityChange": "ConfirmIdentityChangeResult!",
         "deleteAccount": "DeleteAccountResult!",
+        # issue 14: second factors beyond SMS
+        "setupTotp": "SetupTotpResult!",
+        "confirmTotp": "ConfirmTotpResult!",
+        "disableTotp": "DisableTotpResult!",
+        "regenerateRecoveryCodes": "RegenerateRecoveryCodesResult!",
     }
     assert {name: str(f.type) for name, f in mutation.items()} == expected
     assert str(schema.query_type.fields["me"].type) == "User"

@@ -350,7 +350,9 @@ class Phonegate:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         body = {"query": query, "variables": variables}
         answer = httpx.post(f"{self.url}/graphql", json=body, headers=headers, trust_env=False)
-        (value,) = answer.json()["data"].values()
+        body = answer.json()
+        assert "data" in body, body
+        (value,) = body["data"].values()
         return value
 
     def signup(self) -> dict[str, Any]:
@@ -363,7 +365,8 @@ class Phonegate:
             time.sleep(0.05)
         match = CODE_RE.search(self.sms.to(phone, "verify_signup")[0].body)
         assert match
-        verified = self.graphql(d.VERIFY_PHONE, {"input": {"phone": phone, "code": match[1]}})
+        verify = {"phone": phone, "code": match[1], "challenge": sent["challenge"]}
+        verified = self.graphql(d.VERIFY_PHONE, {"input": verify})
         return {**verified, "phone": phone}  # type: ignore[no-any-return]
 
     def login(self, phone: str) -> dict[str, Any]:

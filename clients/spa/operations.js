@@ -44,6 +44,18 @@ mutation ConfirmIdentityChange($code: String!) {
 }
 `;
 
+export const ConfirmTotp = `# Turn the authenticator app on with a code it shows; answers ten recovery codes, shown once.
+# Needs "Authorization: Bearer <accessToken>".
+mutation ConfirmTotp($code: String!) {
+  confirmTotp(code: $code) {
+    __typename
+    ... on MutationError { message }
+    ... on RateLimited { retryAfterSeconds }
+    ... on RecoveryCodes { codes }
+  }
+}
+`;
+
 export const DeleteAccount = `# Delete the account and every session (logged in; asks for the password).
 mutation DeleteAccount($input: DeleteAccountInput!) {
   deleteAccount(input: $input) {
@@ -55,7 +67,18 @@ mutation DeleteAccount($input: DeleteAccountInput!) {
 }
 `;
 
-export const Login = `# Log in with phone or username. With two-factor on: SecondFactorRequired, then VerifyLogin.
+export const DisableTotp = `# Turn the authenticator app off and end the recovery codes. Needs "Authorization: Bearer <accessToken>".
+mutation DisableTotp($currentPassword: String!) {
+  disableTotp(currentPassword: $currentPassword) {
+    __typename
+    ... on MutationError { message }
+    ... on RateLimited { retryAfterSeconds }
+    ... on TwoFactorUpdated { user { id totpEnabled recoveryCodesLeft } }
+  }
+}
+`;
+
+export const Login = `# Log in with phone or username. With two-factor or TOTP on: SecondFactorRequired (its methods), then VerifyLogin.
 mutation Login($input: LoginInput!) {
   login(input: $input) {
     __typename
@@ -68,7 +91,7 @@ mutation Login($input: LoginInput!) {
       expiresAt
       user { id phone username isVerified pendingPhone twoFactorEnabled createdAt }
     }
-    ... on SecondFactorRequired { challenge sentTo expiresAt }
+    ... on SecondFactorRequired { challenge sentTo expiresAt methods }
   }
 }
 `;
@@ -100,6 +123,17 @@ mutation RefreshSession($refreshToken: String!) {
       expiresAt
       user { id phone username isVerified pendingPhone twoFactorEnabled createdAt }
     }
+  }
+}
+`;
+
+export const RegenerateRecoveryCodes = `# Ten new recovery codes, shown once; the old ones stop working. Needs "Authorization: Bearer <accessToken>".
+mutation RegenerateRecoveryCodes($currentPassword: String!) {
+  regenerateRecoveryCodes(currentPassword: $currentPassword) {
+    __typename
+    ... on MutationError { message }
+    ... on RateLimited { retryAfterSeconds }
+    ... on RecoveryCodes { codes }
   }
 }
 `;
@@ -140,6 +174,17 @@ mutation ResetPassword($input: ResetPasswordInput!) {
 }
 `;
 
+export const SecurityActivity = `# The caller's second factors and recent security history (newest first); null without a valid access token.
+query SecurityActivity($first: Int! = 20) {
+  me {
+    id
+    totpEnabled
+    recoveryCodesLeft
+    securityEvents(first: $first) { kind at ipAddress userAgent }
+  }
+}
+`;
+
 export const SetTwoFactor = `# Turn two-factor login on or off. Needs "Authorization: Bearer <accessToken>".
 mutation SetTwoFactor($input: SetTwoFactorInput!) {
   setTwoFactor(input: $input) {
@@ -147,6 +192,18 @@ mutation SetTwoFactor($input: SetTwoFactorInput!) {
     ... on MutationError { message }
     ... on RateLimited { retryAfterSeconds }
     ... on TwoFactorUpdated { user { id phone username isVerified pendingPhone twoFactorEnabled createdAt } }
+  }
+}
+`;
+
+export const SetupTotp = `# Start enrolling an authenticator app: a new secret and its otpauth:// URI (show it as a QR
+# code), shown once. Needs "Authorization: Bearer <accessToken>". Next: ConfirmTotp.
+mutation SetupTotp($currentPassword: String!) {
+  setupTotp(currentPassword: $currentPassword) {
+    __typename
+    ... on MutationError { message }
+    ... on RateLimited { retryAfterSeconds }
+    ... on TotpSetup { secret otpauthUri }
   }
 }
 `;
@@ -208,15 +265,20 @@ export const DOCUMENT_IDS = {
   ChangeIdentity: "sha256:9893cf77b64b2bfbbdf88cdfc52e21d817022e6b558f9edd9a386533e4ea3f0d",
   ChangePassword: "sha256:fac2857c886db061d33850ef6430b67332f4654945c3f7c6fb214924d71a5515",
   ConfirmIdentityChange: "sha256:0f7ed49caff5d38931c6ab162d94e55cc7e94ea9880796a2d3cceaf3989f7976",
+  ConfirmTotp: "sha256:b9763ba1ca3120788271bebb341d5b236fdda07bad63104f6d1d400232795462",
   DeleteAccount: "sha256:aff30d1746ec8b90c7d19ee16da63d394b0676b5ec0c1d3fb792a083039a6dcd",
-  Login: "sha256:e225ef01a3bc3f30903da8e3e24414e69287585153a4d098d7701eaf665f1a2a",
+  DisableTotp: "sha256:b4778df194e9a376e8148e5148ba0246adcd680acee06e632bd860c5d582b914",
+  Login: "sha256:a2f3badae8ee8f6658321b1e5d77af32da88ac2c53120846c45fcbba7a7340d6",
   Logout: "sha256:2d76c8bafdd958d75d1185e23a598942e03b10ef963996e3e5df733aa7990c6a",
   Me: "sha256:5f94d770344d9d520aeaf29fbee188a268fc81d0afae074641571a9d33ee482b",
   RefreshSession: "sha256:bf6443d94ff005521eb0157c38c135cb139e51a0a51d38035a42158328104d11",
+  RegenerateRecoveryCodes: "sha256:1d7f09e79cde286d696cf33775d1c4f67da8d87d6ac21f0e964d3401c627d4b6",
   RequestReset: "sha256:0de81964e5b518f402b31045758660bedf1ba4639231064c0c8920184b4ba82c",
   ResendVerification: "sha256:e2a01c96bba5e354bb568ce5fc392ff9f92e0dd10e6bcec1f44ac6ee9b135c93",
   ResetPassword: "sha256:c17ed5072b28eb05f1abffa7412177b6a5becdd6e05f078f689748c6a967e02e",
+  SecurityActivity: "sha256:5461f5f6939a2add5442feead19db4675cde887d27c2246fc6c69d5dd57d7f99",
   SetTwoFactor: "sha256:6a12d457f609449aaa0b43ab9a027e2dd44a3018460461f3e79a50751b3a9174",
+  SetupTotp: "sha256:e8b9e8cfbf5e6b8c3c36ba3348e7b6218d0915e2db13251b6d2356adc17382ec",
   Signup: "sha256:09ff5094cb24ec2e1d415ecd5483fb12e7c0446f6f59cc7043f2edbde56f1311",
   UsernameAvailable: "sha256:0b3333afc2bc3156791d21fddba9cc956263f7c7f7b1763e386161b75d90e99b",
   VerifyLogin: "sha256:841d34e6fe3f80b7b54af9215c6a87b718a7acf7f8f81d07cfe017588630a983",

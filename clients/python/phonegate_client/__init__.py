@@ -35,6 +35,13 @@ from .confirm_identity_change import (
     ConfirmIdentityChangeConfirmIdentityChangeTooManyAttempts,
     ConfirmIdentityChangeConfirmIdentityChangeUsernameTaken,
 )
+from .confirm_totp import (
+    ConfirmTotp,
+    ConfirmTotpConfirmTotpInvalidCode,
+    ConfirmTotpConfirmTotpNotAuthenticated,
+    ConfirmTotpConfirmTotpRateLimited,
+    ConfirmTotpConfirmTotpRecoveryCodes,
+)
 from .delete_account import (
     DeleteAccount,
     DeleteAccountDeleteAccountAccountDeleted,
@@ -42,6 +49,15 @@ from .delete_account import (
     DeleteAccountDeleteAccountNotAuthenticated,
     DeleteAccountDeleteAccountRateLimited,
 )
+from .disable_totp import (
+    DisableTotp,
+    DisableTotpDisableTotpInvalidCredentials,
+    DisableTotpDisableTotpNotAuthenticated,
+    DisableTotpDisableTotpRateLimited,
+    DisableTotpDisableTotpTwoFactorUpdated,
+    DisableTotpDisableTotpTwoFactorUpdatedUser,
+)
+from .enums import SecondFactor
 from .input_types import (
     ChangeIdentityInput,
     ChangePasswordInput,
@@ -76,6 +92,13 @@ from .refresh_session import (
     RefreshSessionRefreshSessionSession,
     RefreshSessionRefreshSessionSessionUser,
 )
+from .regenerate_recovery_codes import (
+    RegenerateRecoveryCodes,
+    RegenerateRecoveryCodesRegenerateRecoveryCodesInvalidCredentials,
+    RegenerateRecoveryCodesRegenerateRecoveryCodesNotAuthenticated,
+    RegenerateRecoveryCodesRegenerateRecoveryCodesRateLimited,
+    RegenerateRecoveryCodesRegenerateRecoveryCodesRecoveryCodes,
+)
 from .request_reset import (
     RequestReset,
     RequestResetRequestResetInvalidInput,
@@ -98,6 +121,11 @@ from .reset_password import (
     ResetPasswordResetPasswordTooManyAttempts,
     ResetPasswordResetPasswordWeakPassword,
 )
+from .security_activity import (
+    SecurityActivity,
+    SecurityActivityMe,
+    SecurityActivityMeSecurityEvents,
+)
 from .set_two_factor import (
     SetTwoFactor,
     SetTwoFactorSetTwoFactorInvalidCredentials,
@@ -105,6 +133,13 @@ from .set_two_factor import (
     SetTwoFactorSetTwoFactorRateLimited,
     SetTwoFactorSetTwoFactorTwoFactorUpdated,
     SetTwoFactorSetTwoFactorTwoFactorUpdatedUser,
+)
+from .setup_totp import (
+    SetupTotp,
+    SetupTotpSetupTotpInvalidCredentials,
+    SetupTotpSetupTotpNotAuthenticated,
+    SetupTotpSetupTotpRateLimited,
+    SetupTotpSetupTotpTotpSetup,
 )
 from .signup import (
     Signup,
@@ -168,12 +203,23 @@ __all__ = [
     "ConfirmIdentityChangeConfirmIdentityChangeRateLimited",
     "ConfirmIdentityChangeConfirmIdentityChangeTooManyAttempts",
     "ConfirmIdentityChangeConfirmIdentityChangeUsernameTaken",
+    "ConfirmTotp",
+    "ConfirmTotpConfirmTotpInvalidCode",
+    "ConfirmTotpConfirmTotpNotAuthenticated",
+    "ConfirmTotpConfirmTotpRateLimited",
+    "ConfirmTotpConfirmTotpRecoveryCodes",
     "DeleteAccount",
     "DeleteAccountDeleteAccountAccountDeleted",
     "DeleteAccountDeleteAccountInvalidCredentials",
     "DeleteAccountDeleteAccountNotAuthenticated",
     "DeleteAccountDeleteAccountRateLimited",
     "DeleteAccountInput",
+    "DisableTotp",
+    "DisableTotpDisableTotpInvalidCredentials",
+    "DisableTotpDisableTotpNotAuthenticated",
+    "DisableTotpDisableTotpRateLimited",
+    "DisableTotpDisableTotpTwoFactorUpdated",
+    "DisableTotpDisableTotpTwoFactorUpdatedUser",
     "Login",
     "LoginInput",
     "LoginLoginInvalidCredentials",
@@ -194,6 +240,11 @@ __all__ = [
     "RefreshSessionRefreshSessionInvalidToken",
     "RefreshSessionRefreshSessionSession",
     "RefreshSessionRefreshSessionSessionUser",
+    "RegenerateRecoveryCodes",
+    "RegenerateRecoveryCodesRegenerateRecoveryCodesInvalidCredentials",
+    "RegenerateRecoveryCodesRegenerateRecoveryCodesNotAuthenticated",
+    "RegenerateRecoveryCodesRegenerateRecoveryCodesRateLimited",
+    "RegenerateRecoveryCodesRegenerateRecoveryCodesRecoveryCodes",
     "RequestReset",
     "RequestResetRequestResetInvalidInput",
     "RequestResetRequestResetRateLimited",
@@ -211,6 +262,10 @@ __all__ = [
     "ResetPasswordResetPasswordRateLimited",
     "ResetPasswordResetPasswordTooManyAttempts",
     "ResetPasswordResetPasswordWeakPassword",
+    "SecondFactor",
+    "SecurityActivity",
+    "SecurityActivityMe",
+    "SecurityActivityMeSecurityEvents",
     "SetTwoFactor",
     "SetTwoFactorInput",
     "SetTwoFactorSetTwoFactorInvalidCredentials",
@@ -218,6 +273,11 @@ __all__ = [
     "SetTwoFactorSetTwoFactorRateLimited",
     "SetTwoFactorSetTwoFactorTwoFactorUpdated",
     "SetTwoFactorSetTwoFactorTwoFactorUpdatedUser",
+    "SetupTotp",
+    "SetupTotpSetupTotpInvalidCredentials",
+    "SetupTotpSetupTotpNotAuthenticated",
+    "SetupTotpSetupTotpRateLimited",
+    "SetupTotpSetupTotpTotpSetup",
     "Signup",
     "SignupInput",
     "SignupSignupInvalidInput",

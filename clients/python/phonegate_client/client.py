@@ -8,7 +8,9 @@ from .base_model import UNSET, UnsetType
 from .change_identity import ChangeIdentity
 from .change_password import ChangePassword
 from .confirm_identity_change import ConfirmIdentityChange
+from .confirm_totp import ConfirmTotp
 from .delete_account import DeleteAccount
+from .disable_totp import DisableTotp
 from .input_types import (
     ChangeIdentityInput,
     ChangePasswordInput,
@@ -24,10 +26,13 @@ from .login import Login
 from .logout import Logout
 from .me import Me
 from .refresh_session import RefreshSession
+from .regenerate_recovery_codes import RegenerateRecoveryCodes
 from .request_reset import RequestReset
 from .resend_verification import ResendVerification
 from .reset_password import ResetPassword
+from .security_activity import SecurityActivity
 from .set_two_factor import SetTwoFactor
+from .setup_totp import SetupTotp
 from .signup import Signup
 from .username_available import UsernameAvailable
 from .verify_login import VerifyLogin
@@ -145,6 +150,30 @@ class PhonegateClient(AsyncBaseClient):
         data = self.get_data(response)
         return ConfirmIdentityChange.model_validate(data)
 
+    async def confirm_totp(self, code: str, **kwargs: Any) -> ConfirmTotp:
+        query = gql("""
+            mutation ConfirmTotp($code: String!) {
+              confirmTotp(code: $code) {
+                __typename
+                ... on MutationError {
+                  message
+                }
+                ... on RateLimited {
+                  retryAfterSeconds
+                }
+                ... on RecoveryCodes {
+                  codes
+                }
+              }
+            }
+            """)
+        variables: dict[str, object] = {"code": code}
+        response = await self.execute(
+            query=query, operation_name="ConfirmTotp", variables=variables, **kwargs
+        )
+        data = self.get_data(response)
+        return ConfirmTotp.model_validate(data)
+
     async def delete_account(
         self, input: DeleteAccountInput, **kwargs: Any
     ) -> DeleteAccount:
@@ -170,6 +199,34 @@ class PhonegateClient(AsyncBaseClient):
         )
         data = self.get_data(response)
         return DeleteAccount.model_validate(data)
+
+    async def disable_totp(self, current_password: str, **kwargs: Any) -> DisableTotp:
+        query = gql("""
+            mutation DisableTotp($currentPassword: String!) {
+              disableTotp(currentPassword: $currentPassword) {
+                __typename
+                ... on MutationError {
+                  message
+                }
+                ... on RateLimited {
+                  retryAfterSeconds
+                }
+                ... on TwoFactorUpdated {
+                  user {
+                    id
+                    totpEnabled
+                    recoveryCodesLeft
+                  }
+                }
+              }
+            }
+            """)
+        variables: dict[str, object] = {"currentPassword": current_password}
+        response = await self.execute(
+            query=query, operation_name="DisableTotp", variables=variables, **kwargs
+        )
+        data = self.get_data(response)
+        return DisableTotp.model_validate(data)
 
     async def login(self, input: LoginInput, **kwargs: Any) -> Login:
         query = gql("""
@@ -203,6 +260,7 @@ class PhonegateClient(AsyncBaseClient):
                   challenge
                   sentTo
                   expiresAt
+                  methods
                 }
               }
             }
@@ -298,6 +356,35 @@ class PhonegateClient(AsyncBaseClient):
         data = self.get_data(response)
         return RefreshSession.model_validate(data)
 
+    async def regenerate_recovery_codes(
+        self, current_password: str, **kwargs: Any
+    ) -> RegenerateRecoveryCodes:
+        query = gql("""
+            mutation RegenerateRecoveryCodes($currentPassword: String!) {
+              regenerateRecoveryCodes(currentPassword: $currentPassword) {
+                __typename
+                ... on MutationError {
+                  message
+                }
+                ... on RateLimited {
+                  retryAfterSeconds
+                }
+                ... on RecoveryCodes {
+                  codes
+                }
+              }
+            }
+            """)
+        variables: dict[str, object] = {"currentPassword": current_password}
+        response = await self.execute(
+            query=query,
+            operation_name="RegenerateRecoveryCodes",
+            variables=variables,
+            **kwargs,
+        )
+        data = self.get_data(response)
+        return RegenerateRecoveryCodes.model_validate(data)
+
     async def request_reset(self, phone: str, **kwargs: Any) -> RequestReset:
         query = gql("""
             mutation RequestReset($phone: String!) {
@@ -390,6 +477,32 @@ class PhonegateClient(AsyncBaseClient):
         data = self.get_data(response)
         return ResetPassword.model_validate(data)
 
+    async def security_activity(self, first: int, **kwargs: Any) -> SecurityActivity:
+        query = gql("""
+            query SecurityActivity($first: Int! = 20) {
+              me {
+                id
+                totpEnabled
+                recoveryCodesLeft
+                securityEvents(first: $first) {
+                  kind
+                  at
+                  ipAddress
+                  userAgent
+                }
+              }
+            }
+            """)
+        variables: dict[str, object] = {"first": first}
+        response = await self.execute(
+            query=query,
+            operation_name="SecurityActivity",
+            variables=variables,
+            **kwargs,
+        )
+        data = self.get_data(response)
+        return SecurityActivity.model_validate(data)
+
     async def set_two_factor(
         self, input: SetTwoFactorInput, **kwargs: Any
     ) -> SetTwoFactor:
@@ -423,6 +536,31 @@ class PhonegateClient(AsyncBaseClient):
         )
         data = self.get_data(response)
         return SetTwoFactor.model_validate(data)
+
+    async def setup_totp(self, current_password: str, **kwargs: Any) -> SetupTotp:
+        query = gql("""
+            mutation SetupTotp($currentPassword: String!) {
+              setupTotp(currentPassword: $currentPassword) {
+                __typename
+                ... on MutationError {
+                  message
+                }
+                ... on RateLimited {
+                  retryAfterSeconds
+                }
+                ... on TotpSetup {
+                  secret
+                  otpauthUri
+                }
+              }
+            }
+            """)
+        variables: dict[str, object] = {"currentPassword": current_password}
+        response = await self.execute(
+            query=query, operation_name="SetupTotp", variables=variables, **kwargs
+        )
+        data = self.get_data(response)
+        return SetupTotp.model_validate(data)
 
     async def signup(self, input: SignupInput, **kwargs: Any) -> Signup:
         query = gql("""

@@ -6,6 +6,7 @@ from typing import Optional
 from pydantic import Field
 
 from .base_model import BaseModel
+from .enums import SecondFactor
 
 
 class ChangeIdentityInput(BaseModel):
@@ -55,6 +56,8 @@ class ResetPasswordInput(BaseModel):
     "The digits from the `reset_password` SMS."
     new_password: str = Field(alias="newPassword")
     "The new password (same rules as signup)."
+    second_factor_code: Optional[str] = Field(alias="secondFactorCode", default=None)
+    "With the authenticator app on: a code from it, or a recovery code. Without it such an account's reset is refused (InvalidInput on this field)."
 
 
 class SetTwoFactorInput(BaseModel):
@@ -84,6 +87,8 @@ class VerifyLoginInput(BaseModel):
     "`SecondFactorRequired.challenge` from `login`, unchanged."
     code: str
     "The digits from the `login_code` SMS."
+    method: SecondFactor = SecondFactor.SMS
+    "Which factor `code` is: SMS (default), TOTP (the authenticator app) or RECOVERY_CODE; one of `SecondFactorRequired.methods`."
 
 
 class VerifyPhoneInput(BaseModel):

@@ -7,6 +7,7 @@ from typing import Literal, Optional, Union
 from pydantic import Field
 
 from .base_model import BaseModel
+from .enums import SecondFactor
 
 
 class Login(BaseModel):
@@ -41,8 +42,9 @@ class LoginLoginSessionUser(BaseModel):
 class LoginLoginSecondFactorRequired(BaseModel):
     typename__: Literal["SecondFactorRequired"] = Field(alias="__typename")
     challenge: str
-    sent_to: str = Field(alias="sentTo")
+    sent_to: Optional[str] = Field(alias="sentTo")
     expires_at: datetime = Field(alias="expiresAt")
+    methods: list[SecondFactor]
 
 
 class LoginLoginInvalidCredentials(BaseModel):
