@@ -43,6 +43,12 @@ SMS: dict[str, dict[str, str]] = {
         "two_factor_changed": "Se ha {state} el acceso en dos pasos de tu cuenta de {app}. "
         "Si no lo hiciste, restablece tu contraseña.",
         "account_deleted": "Se ha eliminado tu cuenta de {app}. Hasta pronto.",
+        "totp_changed": "Se ha {state} el acceso con app autenticadora en tu cuenta de {app}. "
+        "Si no lo hiciste, restablece tu contraseña.",
+        "recovery_code_used": "Se ha entrado en tu cuenta de {app} con una de tus claves de "
+        "respaldo. Si no lo hiciste, restablece tu contraseña y crea claves nuevas.",
+        "recovery_codes_regenerated": "Se han creado claves de respaldo nuevas para tu cuenta "
+        "de {app} y las anteriores ya no valen. Si no lo hiciste, restablece tu contraseña.",
     },
     "fr": {
         "verify_signup": "Votre code {app} est {code}. Il expire dans {minutes} min. Ne le "
@@ -68,6 +74,13 @@ SMS: dict[str, dict[str, str]] = {
         "two_factor_changed": "La connexion en deux étapes de votre compte {app} est "
         "maintenant {state}. Pas vous ? Réinitialisez votre mot de passe.",
         "account_deleted": "Votre compte {app} a été supprimé. Au revoir.",
+        "totp_changed": "La connexion par application d'authentification de votre compte "
+        "{app} est maintenant {state}. Pas vous ? Réinitialisez votre mot de passe.",
+        "recovery_code_used": "Un code de secours a été utilisé sur votre compte {app}. Pas "
+        "vous ? Réinitialisez votre mot de passe et créez de nouveaux codes.",
+        "recovery_codes_regenerated": "De nouveaux codes de secours ont été créés pour votre "
+        "compte {app} ; les anciens ne marchent plus. Pas vous ? Réinitialisez votre mot de "
+        "passe.",
     },
     "de": {
         "verify_signup": "Dein {app}-Code lautet {code}. Er läuft in {minutes} Min. ab. Gib "
@@ -92,6 +105,13 @@ SMS: dict[str, dict[str, str]] = {
         "two_factor_changed": "Die Anmeldung in zwei Schritten ist für dein {app}-Konto "
         "jetzt {state}. Warst du das nicht? Setze dein Passwort zurück.",
         "account_deleted": "Dein {app}-Konto wurde gelöscht. Auf Wiedersehen.",
+        "totp_changed": "Die Anmeldung per Authenticator-App ist für dein {app}-Konto jetzt "
+        "{state}. Warst du das nicht? Setze dein Passwort zurück.",
+        "recovery_code_used": "Für dein {app}-Konto wurde ein Wiederherstellungscode benutzt. "
+        "Warst du das nicht? Setze dein Passwort zurück und erstelle neue Codes.",
+        "recovery_codes_regenerated": "Für dein {app}-Konto wurden neue "
+        "Wiederherstellungscodes erstellt, die alten gelten nicht mehr. Warst du das nicht? "
+        "Setze dein Passwort zurück.",
     },
     "pt": {
         "verify_signup": "Use {code} para verificar sua conta {app}. Expira em {minutes} "
@@ -116,6 +136,11 @@ SMS: dict[str, dict[str, str]] = {
         "two_factor_changed": "O login em duas etapas da sua conta {app} foi {state}. Se foi "
         "outra pessoa, redefina a senha.",
         "account_deleted": "Sua conta {app} foi excluída. Até logo.",
+        "totp_changed": "O login com app autenticador da sua conta {app} foi {state}. Se foi "
+        "outra pessoa, redefina a senha.",
+        "recovery_code_used": "{app}: código de recuperação usado. Não foi você? Mude a senha.",
+        "recovery_codes_regenerated": "{app}: novos códigos de recuperação. Os antigos não "
+        "valem mais.",
     },
 }
 

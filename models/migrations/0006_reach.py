@@ -7,7 +7,7 @@ from tortoise.migrations import operations as ops
 
 class Migration(migrations.Migration):
     # The newest migration in the reach worktree; the lead re-chains it at merge.
-    dependencies = [('phonegate', '0004_username_skeleton')]
+    dependencies = [('phonegate', '0005_second_factors')]
 
     initial = False
 
