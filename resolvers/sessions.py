@@ -12,7 +12,7 @@ import hashlib
 import hmac
 import uuid
 from collections.abc import Awaitable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from tortoise.transactions import in_transaction
@@ -123,11 +123,11 @@ async def login(
     if user is not None and not right:
         await events.record(user.id, events.LOGIN_FAILED, client)
     if stepped_up:
-        methods = (await proofs.methods(user) if user is not None else []) or [proofs.SMS]
         if user is not None and right:
             await _rehash_if_needed(deps, user, password)
-            return await _second_factor(deps, client, user, methods)
-        return await _decoy_second_factor(deps, client, key, methods)
+            methods = await proofs.methods(user) or [proofs.SMS]
+            return _as_step_up(await _second_factor(deps, client, user, methods), key)
+        return _as_step_up(await _decoy_second_factor(deps, client, key, [proofs.SMS]), key)
     if user is None or not right:
         await guards.failed(deps, key)
         raise CredentialsInvalid()
@@ -188,6 +188,22 @@ async def _second_factor(
     deps.wake_outbox()
     assert issued.challenge is not None
     return SecondFactor(issued.challenge, mask_phone(user.phone), issued.expires_at, tuple(methods))
+
+
+# While stepped up, every answer lists every method: what the account really uses would tell
+# a stranger that the phone is registered (with TOTP on), and a right password from a wrong
+# one (a real challenge of a TOTP account sends no SMS, a decoy's would seem to).
+STEP_UP_METHODS = (proofs.SMS, proofs.TOTP, proofs.RECOVERY_CODE)
+
+
+def _as_step_up(factor: SecondFactor, key: str) -> SecondFactor:
+    """The answer while an identifier is stepped up, the same whoever asks and whatever the
+    password: every method, and the typed phone masked (None for a username: the real
+    phone's mask would link the two, and a made-up one would tell a decoy from the real
+    challenge). The challenge underneath is real or a decoy; only its SMS code, or the
+    account's TOTP or recovery code, can complete it."""
+    sent_to = mask_phone(key) if key.startswith("+") else None
+    return replace(factor, sent_to=sent_to, methods=STEP_UP_METHODS)
 
 
 async def _decoy_second_factor(

@@ -12,6 +12,7 @@ from typing import Any
 
 import pyotp
 
+from core.masking import mask_phone
 from models import SecurityEvent
 from tests import documents as d
 from tests.conftest import signup_verified
@@ -277,10 +278,12 @@ async def test_under_attack_a_wrong_password_answers_like_the_right_one_with_tot
         # when
         wrong = await login(api, phone, "wrong wrong wrong 2")
         right = await login(api, phone)
-        # then both answer the same shape: the account's methods, no SMS
+        # then both answer the same: every method and the typed phone masked, as for any
+        # identifier stepped up (the account's own methods would show that TOTP is on)
         for answer in (wrong, right):
             assert answer["__typename"] == "SecondFactorRequired"
-            assert answer["methods"] == ["TOTP", "RECOVERY_CODE"] and answer["sentTo"] is None
+            assert answer["methods"] == ["SMS", "TOTP", "RECOVERY_CODE"]
+            assert answer["sentTo"] == mask_phone(phone)
         code = next_code(secret)
         assert (await verify(api, wrong["challenge"], code, "TOTP"))["__typename"] == "InvalidCode"
         assert (await verify(api, right["challenge"], code, "TOTP"))["__typename"] == "Session"

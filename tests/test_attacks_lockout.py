@@ -7,6 +7,7 @@ account under password guessing steps up to an SMS code instead of refusing its 
 
 from __future__ import annotations
 
+from core.masking import mask_phone
 from tests import documents as d
 from tests.attack_support import NO_WAIT, PROXY, client, login, request_reset, reset, signup, verify
 from tests.conftest import signup_verified
@@ -111,3 +112,55 @@ async def test_resends_that_send_nothing_do_not_spend_the_owners_login_codes(
         owner = await login(api, phone, STRONG_PASSWORD)
         assert owner["__typename"] == "SecondFactorRequired"
         await api.sms.wait(phone, "login_code")
+
+
+async def login_methods(api, identifier, password):
+    variables = {"input": {"identifier": identifier, "password": password}}
+    return await api.run(d.LOGIN_METHODS, variables, headers=client())
+
+
+def shown(answer: dict) -> tuple:
+    """What a stepped-up login answer shows, beside its (always fresh) challenge."""
+    return answer["__typename"], answer.get("sentTo"), tuple(answer.get("methods") or ())
+
+
+async def test_while_stepped_up_no_answer_tells_a_totp_account_or_a_right_password(
+    make_settings, start_app
+):
+    from tests.test_api_second_factors import enrol
+
+    async with start_app(make_settings(**NO_WAIT), client=PROXY) as api:
+        # given: an account with an authenticator app and a username, and an unknown phone
+        phone, unknown = new_phone(), new_phone()
+        session = await signup_verified(api, phone, username="totp_owner")
+        _, recovery_codes = await enrol(api, session)
+        # when a stranger steps all three identifiers up with wrong passwords
+        for identifier in (phone, unknown, "totp_owner"):
+            for i in range(30):
+                await login(api, identifier, f"guess number {i}")
+        wrong_phone = await login_methods(api, phone, "one more guess")
+        wrong_unknown = await login_methods(api, unknown, "one more guess")
+        wrong_name = await login_methods(api, "totp_owner", "one more guess")
+        right_name = await login_methods(api, "totp_owner", STRONG_PASSWORD)
+        right_phone = await login_methods(api, phone, STRONG_PASSWORD)
+        # then: a registered phone with TOTP answers like an unknown one, and a right
+        # password like a wrong one (before, the methods and sentTo told them apart)
+        assert shown(wrong_phone)[1:] == shown(right_phone)[1:]
+        assert shown(wrong_phone)[2] == shown(wrong_unknown)[2] != ()
+        assert wrong_phone["sentTo"] == mask_phone(phone)
+        assert wrong_unknown["sentTo"] == mask_phone(unknown)
+        assert shown(wrong_name) == shown(right_name)
+        assert shown(wrong_unknown)[0] == "SecondFactorRequired"
+        # and the owner still gets in with a second factor of the account (a recovery code:
+        # the app's current code was spent by the enrolment, and a step is never replayed)
+        done = await api.run(
+            d.VERIFY_LOGIN,
+            {
+                "input": {
+                    "challenge": right_phone["challenge"],
+                    "code": recovery_codes[0],
+                    "method": "RECOVERY_CODE",
+                }
+            },
+        )
+        assert done["__typename"] == "Session", done
