@@ -164,3 +164,33 @@ async def test_while_stepped_up_no_answer_tells_a_totp_account_or_a_right_passwo
             },
         )
         assert done["__typename"] == "Session", done
+
+
+async def test_while_stepped_up_a_usernames_answer_tells_no_right_password(
+    make_settings, start_app
+):
+    async with start_app(make_settings(**NO_WAIT), client=PROXY) as api:
+        # given: an account with a username and SMS as its only factor, stepped up
+        phone = new_phone()
+        await signup_verified(api, phone, username="sms_owner")
+        for i in range(30):
+            await login(api, "sms_owner", f"guess number {i}")
+        # when
+        wrong = await login_methods(api, "sms_owner", "one more guess")
+        right = await login_methods(api, "sms_owner", STRONG_PASSWORD)
+        # then: the same answer (before, the right one showed the real phone's mask and the
+        # wrong one a made-up number), and the owner's code still arrives and works
+        assert (
+            shown(wrong)
+            == shown(right)
+            == (
+                "SecondFactorRequired",
+                None,
+                ("SMS", "TOTP", "RECOVERY_CODE"),
+            )
+        )
+        code = await api.sms.code(phone, "login_code")
+        done = await api.run(
+            d.VERIFY_LOGIN, {"input": {"challenge": right["challenge"], "code": code}}
+        )
+        assert done["__typename"] == "Session", done
