@@ -61,7 +61,7 @@ def test_a_missing_templates_file_is_one_line(tmp_path):
 def test_a_code_template_without_its_code_is_one_line(tmp_path):
     (tmp_path / "t.json").write_text(json.dumps({"verify_signup": "Welcome, no code"}))
     run = start(tmp_path, SMS_TEMPLATES_FILE=str(tmp_path / "t.json"))
-    assert_one_line(run, "'verify_signup' must contain {code}")
+    assert_one_line(run, "'verify_signup' (en) must contain {code}")
 
 
 def test_a_sqlite_database_in_a_missing_folder_is_one_line(tmp_path):
