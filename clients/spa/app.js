@@ -4,6 +4,7 @@
 // shown in words (errors.js). Tokens stay inside session.js.
 
 import { describe } from "./errors.js";
+import * as secondFactors from "./second_factors.js";
 import {
   ApiFault,
   end,
@@ -166,9 +167,7 @@ onSubmit($("#login-form"), async ({ identifier, password }, form) => {
     case "SecondFactorRequired":
       form.reset();
       flow.challenge = answer.challenge;
-      $("#second-factor-hint").textContent =
-        `Two-factor login is on: we sent a code to ${answer.sentTo}. ` +
-        `It works until ${until(answer.expiresAt)}.`;
+      secondFactors.ask(answer); // SMS, the authenticator app or a recovery code
       show("second-factor");
       return $("#second-factor-form").code.focus();
     case "PhoneNotVerified":
@@ -180,8 +179,9 @@ onSubmit($("#login-form"), async ({ identifier, password }, form) => {
 });
 
 onSubmit($("#second-factor-form"), async ({ code }, form) => {
-  const answer = await run("VerifyLogin", { input: { challenge: flow.challenge, code } });
-  if (answer.__typename !== "Session") return showError(form, answer);
+  const input = { challenge: flow.challenge, code, method: secondFactors.method() };
+  const answer = await run("VerifyLogin", { input });
+  if (answer.__typename !== "Session") return showError(form, secondFactors.explained(answer));
   flow.challenge = null;
   form.reset();
   await enterAccount();
@@ -209,10 +209,12 @@ onSubmit($("#reset-request-form"), async ({ phone }, form) => {
   $("#reset-form").code.focus();
 });
 
-onSubmit($("#reset-form"), async ({ code, newPassword }, form) => {
-  const input = { phone: flow.resetPhone, challenge: flow.resetChallenge, code, newPassword };
+onSubmit($("#reset-form"), async ({ code, newPassword, secondFactorCode }, form) => {
+  const { resetPhone: phone, resetChallenge: challenge } = flow;
+  const second = secondFactorCode.trim() || null; // asked for when the account has TOTP on
+  const input = { phone, challenge, code, newPassword, secondFactorCode: second };
   const answer = await run("ResetPassword", { input });
-  if (answer.__typename !== "PasswordReset") return showError(form, answer);
+  if (answer.__typename !== "PasswordReset") return showError(form, secondFactors.askReset(answer));
   form.reset();
   end(); // every session ended on the server
   $("#login-form").identifier.value = flow.resetPhone;
@@ -335,6 +337,8 @@ for (const back of document.querySelectorAll("[data-go]")) {
     show(back.dataset.go);
   });
 }
+
+secondFactors.install({ showError, notice, onSubmit, onClick, until });
 
 // Nothing is kept between visits (see session.js): every visit starts logged out.
 show("start");

@@ -11,6 +11,20 @@ const FIELD_WORDS = {
   identifier: "phone number or username",
   newPassword: "new password",
   currentPassword: "current password",
+  secondFactorCode: "code from your authenticator app (or a recovery code)",
+};
+
+// A wrong code, by what the person typed it from (`factor`, set by second_factors.js).
+const WRONG_CODE = {
+  SMS: "That code is not right. Check the SMS and type it again, or ask for a new code.",
+  TOTP:
+    "That code is not right. Type the code your authenticator app shows now (it changes " +
+    "every 30 seconds; each code works once).",
+  RECOVERY_CODE:
+    "That recovery code is not right or was already used: each works once. Try another one.",
+  RESET:
+    "A code is not right: check the code from the SMS and the one from your authenticator " +
+    "app (or the recovery code).",
 };
 
 export const ERROR_WORDS = {
@@ -19,8 +33,7 @@ export const ERROR_WORDS = {
   UsernameTaken: () => "That username belongs to someone else. Please choose another one.",
   PhoneTaken: () =>
     "That phone number belongs to another account. Please use a different number.",
-  InvalidCode: () =>
-    "That code is not right. Check the SMS and type it again, or ask for a new code.",
+  InvalidCode: (e) => WRONG_CODE[e.factor] ?? WRONG_CODE.SMS,
   CodeExpired: () => "That code has expired. Ask for a new code and enter that one.",
   TooManyAttempts: () =>
     "Too many wrong codes: this code no longer works. Please ask for a new code.",
