@@ -295,7 +295,16 @@ def test_a_person_sets_up_and_uses_an_authenticator_app_in_chromium(
         log_out()
         log_in(OTHER_PASSWORD)
         expect(page.locator("#view-account")).to_be_visible()
-        left_at_the_end = secrets_left_behind([app.secret, uri, *codes, *fresh])
+
+        # a setup left half done leaves the page with the session
+        walk.fill("#totp-setup-form", currentPassword=OTHER_PASSWORD)
+        walk.submit("#totp-setup-form")
+        expect(page.locator("#totp-qr")).to_be_visible()
+        abandoned = page.locator("#totp-secret").inner_text().replace(" ", "")
+        log_out()
+        abandoned_in_page = abandoned in page.content().replace(" ", "")
+        qr_size = page.locator("#totp-qr").evaluate("canvas => canvas.width * canvas.height")
+        left_at_the_end = secrets_left_behind([app.secret, uri, *codes, *fresh, abandoned])
         browser.close()
 
     # then
@@ -307,6 +316,7 @@ def test_a_person_sets_up_and_uses_an_authenticator_app_in_chromium(
     assert sender.to(phone, "login_code") == []
     assert left_after_enrolment == [] and left_at_the_end == []
     assert codes_still_in_page == []
+    assert len(abandoned) >= 16 and not abandoned_in_page and qr_size == 0
     assert kinds.index("login") < kinds.index("password_reset") < kinds.index("totp_enabled")
     assert kinds.index("totp_enabled") < kinds.index("signup") == len(kinds) - 1
     assert {"recovery_code_used", "login_failed", "session_revoked"} <= set(kinds)
