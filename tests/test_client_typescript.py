@@ -76,3 +76,26 @@ def test_the_typescript_example_runs_every_flow_with_node_against_a_started_serv
     assert f"logged in as {phones[0]}" in lines
     assert any(line.startswith("code sent to ") for line in lines)
     assert lines[-1] == "walkthrough done"
+
+
+def test_the_typescript_second_factors_example_runs_against_a_started_server(
+    built: Path, server: servers.Server, phones: tuple[str, str]
+):
+    # when: the authenticator app set up and used, recovery codes, a reset, the app off
+    done = subprocess.run(
+        ["node", str(built.parent / "second_factors.js"), f"{server.url}/graphql", phones[0], CODE],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    # then
+    assert done.returncode == 0, done.stdout + done.stderr + server.log()[-3000:]
+    lines = done.stdout.splitlines()
+    assert lines[0] == "recovery codes: 10"
+    assert lines.count("methods: TOTP RECOVERY_CODE; SMS sent to: none") == 3
+    assert "recovery code again: InvalidCode" in lines
+    assert "reset without the second factor: InvalidInput on secondFactorCode" in lines
+    assert any(
+        line.startswith("codes left: 7; newest events: login recovery_code_used") for line in lines
+    )
+    assert lines[-2:] == ["authenticator app off", "second factors done"]
