@@ -10,6 +10,7 @@ recovery code (the same code twice is refused), resets the password by SMS (refu
 the second factor is given), reads the "Recent activity" card, makes new recovery codes and
 turns the app off. The TOTP secret and the recovery codes must never reach web storage, a
 cookie, the page's URL or any request URL. Screenshots go to artifacts/spa-2fa/<database>/.
+Without the QR library the page says what to run and the key typed into an app works.
 
 The QR library is fetched by `npm ci --prefix clients/spa` (.ci/run does); outside CI the
 tests skip without it or without Chromium.
@@ -322,3 +323,51 @@ def test_a_person_sets_up_and_uses_an_authenticator_app_in_chromium(
     assert {"recovery_code_used", "login_failed", "session_revoked"} <= set(kinds)
     assert first_row[0] == "Logged in" and first_row[2] == "127.0.0.1"
     assert "Chrome" in first_row[3]
+
+
+def test_without_the_qr_library_the_page_says_so_and_the_typed_key_works(
+    chromium: Path, make_settings: Callable[..., Settings]
+):
+    from playwright.sync_api import expect, sync_playwright
+
+    # given: the library cannot be loaded (as on a server where it was never fetched)
+    sender = RecordingSender()
+    phone = new_phone()
+    problems: list[str] = []
+    with (
+        live_server(make_settings(), sender) as base,
+        tempfile.TemporaryDirectory(prefix="spa-2fa-chromium-") as profile,
+        sync_playwright() as playwright,
+    ):
+        browser = playwright.chromium.launch_persistent_context(
+            profile, executable_path=str(chromium), headless=True, args=CHROMIUM_ARGS
+        )
+        page = browser.new_page()
+        page.set_default_timeout(10_000)
+        page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+        page.route("**/node_modules/**", lambda route: route.fulfill(status=404, body=""))
+        walk = Walk(page, ARTIFACTS)
+        page.goto(f"{base}/")
+        walk.fill("#signup-form", phone=phone, password=STRONG_PASSWORD)
+        walk.submit("#signup-form")
+        walk.fill("#verify-form", code=sms_code(sender, phone, "verify_signup"))
+        walk.submit("#verify-form")
+        expect(page.locator("#view-account")).to_be_visible()
+
+        # when
+        walk.fill("#totp-setup-form", currentPassword=STRONG_PASSWORD)
+        walk.submit("#totp-setup-form")
+        expect(page.locator("#totp-qr-missing")).to_be_visible()
+        said = page.locator("#totp-qr-missing").inner_text()
+        qr_visible = page.locator("#totp-qr").is_visible()
+        key = page.locator("#totp-secret").inner_text().replace(" ", "")
+        walk.fill("#totp-confirm-form", code=pyotp.TOTP(key).now())  # typed into the app
+        walk.submit("#totp-confirm-form")
+        expect(page.locator("#recovery-codes-list li")).to_have_count(10)
+        expect(page.locator("#totp-status")).to_have_attribute("data-totp", "on")
+        browser.close()
+
+    # then
+    assert FETCH_COMMAND in said and "Type the key" in said
+    assert not qr_visible
+    assert problems == []
