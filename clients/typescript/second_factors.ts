@@ -7,7 +7,10 @@
 //   node dist/second_factors.js http://127.0.0.1:8000/graphql +14155550142 <code>
 //
 // (the code: a server with TEST_PHONE_CODES gives the phone that fixed code). The app's
-// codes are computed here from the otpauth:// URI, as the app on a phone does (RFC 6238).
+// codes are computed from the otpauth:// URI with the otpauth package (a devDependency),
+// as the app on a phone does.
+
+import * as OTPAuth from "otpauth";
 
 import {
   ConfirmTotpDocument,
@@ -26,46 +29,11 @@ import {
   expectMember,
 } from "./src/index.js";
 
-/** The code an authenticator app shows for `otpauthUri` at `at` (ms): RFC 6238, SHA-1. */
-export async function totpCode(otpauthUri: string, at = Date.now()): Promise<string> {
-  const parameters = new URL(otpauthUri).searchParams;
-  const digits = Number(parameters.get("digits") ?? 6);
-  const period = Number(parameters.get("period") ?? 30);
-  const key = await crypto.subtle.importKey(
-    "raw",
-    base32(parameters.get("secret") ?? ""),
-    { name: "HMAC", hash: "SHA-1" },
-    false,
-    ["sign"],
-  );
-  const counter = new DataView(new ArrayBuffer(8));
-  counter.setBigUint64(0, BigInt(Math.floor(at / 1000 / period)));
-  const mac = new Uint8Array(await crypto.subtle.sign("HMAC", key, counter.buffer));
-  const offset = mac[mac.length - 1]! & 0x0f;
-  const value =
-    ((mac[offset]! & 0x7f) << 24) |
-    (mac[offset + 1]! << 16) |
-    (mac[offset + 2]! << 8) |
-    mac[offset + 3]!;
-  return String(value % 10 ** digits).padStart(digits, "0");
-}
-
-function base32(text: string): Uint8Array<ArrayBuffer> {
-  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-  const bytes: number[] = [];
-  let buffer = 0;
-  let bits = 0;
-  for (const char of text.replace(/=+$/, "").toUpperCase()) {
-    const index = alphabet.indexOf(char);
-    if (index < 0) throw new Error("the secret is not base32");
-    buffer = ((buffer << 5) | index) & 0xffff;
-    bits += 5;
-    if (bits >= 8) {
-      bytes.push((buffer >>> (bits - 8)) & 0xff);
-      bits -= 8;
-    }
-  }
-  return new Uint8Array(bytes);
+/** The code an authenticator app shows for `otpauthUri` at `at` (ms since the epoch). */
+export function totpCode(otpauthUri: string, at = Date.now()): string {
+  const app = OTPAuth.URI.parse(otpauthUri);
+  if (!(app instanceof OTPAuth.TOTP)) throw new Error(`not a TOTP URI: ${otpauthUri}`);
+  return app.generate({ timestamp: at });
 }
 
 export async function secondFactors(
@@ -84,14 +52,14 @@ export async function secondFactors(
   // Show otpauthUri as a QR code (the secret as text for typing in); confirm with a code.
   const setup = await api.call(SetupTotpDocument, { currentPassword: password });
   const { otpauthUri } = expectMember(setup.setupTotp, "TotpSetup");
-  const confirmed = await api.call(ConfirmTotpDocument, { code: await totpCode(otpauthUri) });
+  const confirmed = await api.call(ConfirmTotpDocument, { code: totpCode(otpauthUri) });
   const { codes } = expectMember(confirmed.confirmTotp, "RecoveryCodes"); // shown once
   console.log(`recovery codes: ${codes.length}`);
 
   // The code confirmed above used its time step: the next step's code (within the drift
   // window) logs in. Then a recovery code, which works once.
   api.accessToken = null;
-  const next = await totpCode(otpauthUri, Date.now() + 30_000);
+  const next = totpCode(otpauthUri, Date.now() + 30_000);
   await logIn(api, e164, password, "TOTP", next);
   await logIn(api, e164, password, "RECOVERY_CODE", codes[0]!);
   const again = await api.call(LoginDocument, { input: { identifier: e164, password } });
