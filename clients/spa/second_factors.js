@@ -86,7 +86,7 @@ export function ask(answer) {
   const methods = answer.methods ?? ["SMS"];
   smsHint = answer.sentTo
     ? `we sent a code to ${answer.sentTo}. It works until ${page.until(answer.expiresAt)}.`
-    : "";
+    : "enter the code from the SMS, if your account uses SMS."; // no phone to name
   const chooser = $("#second-factor-methods");
   for (const radio of chooser.querySelectorAll("[name=method]")) {
     radio.closest("label").hidden = !methods.includes(radio.value);
