@@ -42,7 +42,7 @@ class Query:
     @strawberry.field(description="The caller's account, or null without a valid access token.")
     async def me(self, info: Info) -> User | None:
         caller = await info.context.caller()
-        return User.of(caller.user) if caller else None
+        return User.of(caller.user, caller.session_id) if caller else None
 
     @strawberry.field(
         description="Whether a username is free to take (false for invalid usernames)."
@@ -206,7 +206,7 @@ class Mutation:
         ],
     ) -> r.RefreshSessionResult:
         try:
-            issued = await sessions.refresh(info.context.deps, refresh_token)
+            issued = await sessions.refresh(info.context.deps, refresh_token, info.context.client)
         except DomainError as e:
             return to_result(e)
         return Session.of(issued)
@@ -458,3 +458,39 @@ class Mutation:
         except DomainError as e:
             return to_result(e)
         return RecoveryCodes(codes=codes)
+
+    # --- issue 13: sessions you can see and end --------------------------------------------
+
+    @strawberry.mutation(
+        description="End one of the caller's sessions (see `me { sessions }`), this one too: "
+        "its tokens stop working on their next request. Sends no SMS."
+    )
+    async def revoke_session(
+        self,
+        info: Info,
+        id: Annotated[
+            strawberry.ID,
+            strawberry.argument(description="The `id` of one of `me { sessions }` to end."),
+        ],
+    ) -> r.RevokeSessionResult:
+        ctx = info.context
+        caller = await ctx.caller()
+        if caller is None:
+            return NOT_AUTHENTICATED
+        try:
+            await sessions.revoke_session(ctx.deps, caller, str(id), ctx.client)
+        except DomainError as e:
+            return to_result(e)
+        return LoggedOut(message="Session ended.")
+
+    @strawberry.mutation(
+        description="End every session of the caller's account except this one (a lost "
+        "device, a shared computer). Sends no SMS."
+    )
+    async def revoke_other_sessions(self, info: Info) -> r.RevokeSessionResult:
+        ctx = info.context
+        caller = await ctx.caller()
+        if caller is None:
+            return NOT_AUTHENTICATED
+        await sessions.revoke_other_sessions(ctx.deps, caller, ctx.client)
+        return LoggedOut(message="Every other session ended.")

@@ -255,6 +255,8 @@ def build_deps(settings: Settings) -> Deps:
             verify_keys=verify_keys,
             issuer=settings.jwt_issuer,
             audience=settings.jwt_audience,
+            reuse_grace_seconds=settings.refresh_reuse_grace_seconds,
+            session_max_age_seconds=settings.session_max_age_seconds,
         ),
         outbox=Outbox(
             templates=Templates(settings.sms_templates_file, settings.webotp_domain),

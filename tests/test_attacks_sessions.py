@@ -85,3 +85,60 @@ async def test_a_stale_refresh_token_beside_a_valid_access_token_is_refused(api)
     # then: nothing is ended on the strength of the stale token
     assert out["__typename"] == "InvalidToken"
     assert await alive(api, second)
+
+
+# --- issue 13: sessions you can see and end ---------------------------------------------------
+
+
+async def own_session_ids(api, session):
+    me = await api.run(d.SESSIONS, token=session["accessToken"])
+    return [s["id"] for s in me["sessions"]]
+
+
+async def test_another_account_session_id_is_answered_as_unknown_and_ends_nothing(api):
+    # given: the attacker learnt the id of the victim's session (a shoulder, a log)
+    victim = await signup_verified(api)
+    attacker = await signup_verified(api)
+    (victim_session,) = await own_session_ids(api, victim)
+    # when
+    theirs = await api.run(d.REVOKE_SESSION, {"id": victim_session}, token=attacker["accessToken"])
+    unknown = await api.run(
+        d.REVOKE_SESSION,
+        {"id": "5f0c8a52-3f44-4c3e-9a55-0a9d2b1c7e11"},
+        token=attacker["accessToken"],
+    )
+    # then: the same answer as an unknown id; the victim's session and history are untouched
+    assert theirs == unknown and theirs["__typename"] == "InvalidInput"
+    assert await alive(api, victim)
+    refreshed = await api.run(d.REFRESH, {"token": victim["refreshToken"]})
+    assert refreshed["__typename"] == "Session"
+    history = await api.run(d.ME_SECOND_FACTORS, token=refreshed["accessToken"])
+    assert "session_revoked" not in [e["kind"] for e in history["securityEvents"]]
+
+
+async def test_the_session_list_never_shows_another_account_sessions(api):
+    # given: two accounts with two sessions each
+    victim_phone, attacker_phone = new_phone(), new_phone()
+    victim = await signup_verified(api, victim_phone)
+    await login(api, victim_phone)
+    attacker = await signup_verified(api, attacker_phone)
+    await login(api, attacker_phone)
+    # when: the attacker lists sessions, with `me` and inside a fresh Session's user
+    listed = await own_session_ids(api, attacker)
+    in_session = await api.run(
+        """mutation($t: String!) { refreshSession(refreshToken: $t) {
+             ... on Session { user { sessions { id } } } } }""",
+        {"t": attacker["refreshToken"]},
+    )
+    # then: only the attacker's two
+    victim_ids = set(await own_session_ids(api, victim))
+    assert len(listed) == 2 and not victim_ids & set(listed)
+    assert {s["id"] for s in in_session["user"]["sessions"]} == set(listed)
+
+
+async def test_revoke_other_sessions_ends_nothing_of_another_account(api):
+    victim = await signup_verified(api)
+    attacker = await signup_verified(api)
+    answer = await api.run(d.REVOKE_OTHER_SESSIONS, token=attacker["accessToken"])
+    assert answer["__typename"] == "LoggedOut"
+    assert await alive(api, victim) and await alive(api, attacker)

@@ -21,7 +21,10 @@ from graphql import (
 )
 
 ROOT = Path(__file__).resolve().parent.parent
-ADDITIONS = ["contract_second_factors.graphql"]  # issue 14
+ADDITIONS = [
+    "contract_second_factors.graphql",  # issue 14
+    "contract_sessions.graphql",  # issue 13, sessions
+]
 
 
 def contract_schema() -> GraphQLSchema:

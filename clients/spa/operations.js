@@ -174,6 +174,27 @@ mutation ResetPassword($input: ResetPasswordInput!) {
 }
 `;
 
+export const RevokeOtherSessions = `# End every session of the caller's account except this one.
+mutation RevokeOtherSessions {
+  revokeOtherSessions {
+    __typename
+    ... on MutationError { message }
+    ... on LoggedOut { message }
+  }
+}
+`;
+
+export const RevokeSession = `# End one of the caller's sessions by its id (from Sessions); its tokens stop working.
+mutation RevokeSession($id: ID!) {
+  revokeSession(id: $id) {
+    __typename
+    ... on MutationError { message }
+    ... on InvalidInput { field }
+    ... on LoggedOut { message }
+  }
+}
+`;
+
 export const SecurityActivity = `# The caller's second factors and recent security history (newest first); null without a valid access token.
 query SecurityActivity($first: Int! = 20) {
   me {
@@ -181,6 +202,15 @@ query SecurityActivity($first: Int! = 20) {
     totpEnabled
     recoveryCodesLeft
     securityEvents(first: $first) { kind at ipAddress userAgent }
+  }
+}
+`;
+
+export const Sessions = `# The caller's live sessions (one per login), most recently used first; null without a valid access token.
+query Sessions {
+  me {
+    id
+    sessions { id current createdAt lastUsedAt userAgent ipAddress }
   }
 }
 `;
@@ -276,7 +306,10 @@ export const DOCUMENT_IDS = {
   RequestReset: "sha256:0de81964e5b518f402b31045758660bedf1ba4639231064c0c8920184b4ba82c",
   ResendVerification: "sha256:e2a01c96bba5e354bb568ce5fc392ff9f92e0dd10e6bcec1f44ac6ee9b135c93",
   ResetPassword: "sha256:c17ed5072b28eb05f1abffa7412177b6a5becdd6e05f078f689748c6a967e02e",
+  RevokeOtherSessions: "sha256:7071e9a494b393dc586aee7382dba3e52723706eec3a8a63540614916ba780ab",
+  RevokeSession: "sha256:59b7ae175534d05a6dc2291fbbecff0f3f6031c45ced24f94ae836645590c16a",
   SecurityActivity: "sha256:5461f5f6939a2add5442feead19db4675cde887d27c2246fc6c69d5dd57d7f99",
+  Sessions: "sha256:14c488ac58929594eab3f4e228ecf9aed39c53c5becdcef823ca7765066fd212",
   SetTwoFactor: "sha256:6a12d457f609449aaa0b43ab9a027e2dd44a3018460461f3e79a50751b3a9174",
   SetupTotp: "sha256:e8b9e8cfbf5e6b8c3c36ba3348e7b6218d0915e2db13251b6d2356adc17382ec",
   Signup: "sha256:09ff5094cb24ec2e1d415ecd5483fb12e7c0446f6f59cc7043f2edbde56f1311",
