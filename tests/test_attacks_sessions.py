@@ -4,9 +4,17 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests import documents as d
+from tests.clock_support import moved_clock
 from tests.conftest import signup_verified
 from tests.support import OTHER_PASSWORD, STRONG_PASSWORD, new_phone
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    return moved_clock(monkeypatch)
 
 
 async def login(api, phone, password=STRONG_PASSWORD):
@@ -142,3 +150,78 @@ async def test_revoke_other_sessions_ends_nothing_of_another_account(api):
     answer = await api.run(d.REVOKE_OTHER_SESSIONS, token=attacker["accessToken"])
     assert answer["__typename"] == "LoggedOut"
     assert await alive(api, victim) and await alive(api, attacker)
+
+
+# --- issue 13: the refresh grace cannot be abused ---------------------------------------------
+
+
+async def test_after_logout_the_grace_does_not_bring_the_session_back(api):
+    # given: the attacker copied the refresh token; the owner refreshed, then logged out
+    session = await signup_verified(api)
+    stolen = session["refreshToken"]
+    rotated = await api.run(d.REFRESH, {"token": stolen})
+    out = await api.run(d.LOGOUT, {}, token=rotated["accessToken"])
+    assert out["__typename"] == "LoggedOut"
+    # when: within the grace, the attacker presents the old token
+    forked = await api.run(d.REFRESH, {"token": stolen})
+    # then: nothing: no tokens, and the owner's session stays ended
+    assert forked["__typename"] == "InvalidToken"
+    assert await api.run(d.ME, token=rotated["accessToken"]) is None
+    assert (await api.run(d.REFRESH, {"token": rotated["refreshToken"]}))[
+        "__typename"
+    ] == "InvalidToken"
+
+
+async def test_after_revoke_session_the_grace_does_not_bring_the_session_back(api):
+    # given: a lost laptop's session, just refreshed, ended from the phone
+    phone = new_phone()
+    laptop = await signup_verified(api, phone)
+    handset = await login(api, phone)
+    rotated = await api.run(d.REFRESH, {"token": laptop["refreshToken"]})
+    (laptop_id,) = [
+        s["id"]
+        for s in (await api.run(d.SESSIONS, token=rotated["accessToken"]))["sessions"]
+        if s["current"]
+    ]
+    revoked = await api.run(d.REVOKE_SESSION, {"id": laptop_id}, token=handset["accessToken"])
+    assert revoked["__typename"] == "LoggedOut"
+    # when: whoever has the laptop presents either token within the grace
+    old = await api.run(d.REFRESH, {"token": laptop["refreshToken"]})
+    new = await api.run(d.REFRESH, {"token": rotated["refreshToken"]})
+    # then
+    assert old["__typename"] == new["__typename"] == "InvalidToken"
+    assert await api.run(d.ME, token=rotated["accessToken"]) is None
+
+
+async def test_a_thief_racing_the_owner_within_the_grace_gets_no_session_of_their_own(api, clock):
+    # given: the owner refreshed; the thief replays the copied token within the grace
+    session = await signup_verified(api)
+    stolen = session["refreshToken"]
+    owner = await api.run(d.REFRESH, {"token": stolen})
+    thief = await api.run(d.REFRESH, {"token": stolen})
+    # then: the thief is on the owner's chain, not a fork: one session, one next token
+    assert thief["refreshToken"] == owner["refreshToken"]
+    listed = (await api.run(d.SESSIONS, token=owner["accessToken"]))["sessions"]
+    assert len(listed) == 1
+    # and when the owner moves on, the thief's copy is a reuse that ends the session
+    moved_on = await api.run(d.REFRESH, {"token": owner["refreshToken"]})
+    clock.advance(11)
+    replay = await api.run(d.REFRESH, {"token": thief["refreshToken"]})
+    assert replay["__typename"] == "InvalidToken"
+    assert await api.run(d.ME, token=moved_on["accessToken"]) is None
+
+
+async def test_a_stolen_old_refresh_token_replayed_after_the_grace_ends_the_session(api, clock):
+    # given: the owner refreshed long ago (past the grace)
+    session = await signup_verified(api)
+    stolen = session["refreshToken"]
+    owner = await api.run(d.REFRESH, {"token": stolen})
+    clock.advance(60)
+    # when
+    replay = await api.run(d.REFRESH, {"token": stolen})
+    # then: nothing for the thief, and the owner's session ends (reuse detected)
+    assert replay["__typename"] == "InvalidToken"
+    assert await api.run(d.ME, token=owner["accessToken"]) is None
+    assert (await api.run(d.REFRESH, {"token": owner["refreshToken"]}))[
+        "__typename"
+    ] == "InvalidToken"
