@@ -130,9 +130,10 @@ class Session:
         description='JWT to send as "Authorization: Bearer <token>". Short-lived: refresh it '
         "with `refreshSession` before `expiresAt`."
     )
-    refresh_token: str = strawberry.field(
+    refresh_token: str | None = strawberry.field(
         description="Opaque, single use: `refreshSession` returns a new one each time. Keep "
-        "it away from other scripts; using an old one ends the session."
+        "it away from other scripts; using an old one ends the session. Null in cookie mode "
+        "(REFRESH_COOKIE=on): the token is in an HttpOnly cookie that no script can read."
     )
     expires_at: datetime = strawberry.field(
         description="When the access token expires: call `refreshSession` a little before."

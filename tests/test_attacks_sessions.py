@@ -225,3 +225,55 @@ async def test_a_stolen_old_refresh_token_replayed_after_the_grace_ends_the_sess
     assert (await api.run(d.REFRESH, {"token": owner["refreshToken"]}))[
         "__typename"
     ] == "InvalidToken"
+
+
+async def test_a_foreign_site_cannot_make_the_browser_spend_or_read_the_refresh_cookie(
+    make_settings, start_app
+):
+    # given: cookie mode; the victim's browser holds the refresh cookie
+    settings = make_settings(REFRESH_COOKIE="on", CORS_ORIGINS="https://app.example")
+    async with start_app(settings) as api:
+        session = await signup_verified(api)
+        api.http.cookies.clear()
+        login_answer = await api.http.post(
+            "/graphql",
+            json={
+                "query": d.LOGIN,
+                "variables": {
+                    "input": {"identifier": session["user"]["phone"], "password": STRONG_PASSWORD}
+                },
+            },
+        )
+        set_cookie = login_answer.headers["set-cookie"]
+        cookie = set_cookie.split(";", 1)[0].split("=", 1)[1]
+        api.http.cookies.clear()
+        forged = {
+            "origin": "https://evil.example",
+            "cookie": f"phonegate_refresh={cookie}",
+        }
+        # when: a form POST (no preflight), and the preflight a JSON POST would need
+        form = await api.http.post(
+            "/graphql",
+            content="query=mutation%20%7B%20logout%20%7B%20__typename%20%7D%20%7D",
+            headers={**forged, "content-type": "application/x-www-form-urlencoded"},
+        )
+        preflight = await api.http.options(
+            "/graphql",
+            headers={
+                "origin": "https://evil.example",
+                "access-control-request-method": "POST",
+                "access-control-request-headers": "content-type",
+            },
+        )
+        api.http.cookies.clear()
+        # then: both refused, and the cookie's session is untouched: it still refreshes
+        assert form.status_code == 400 and "set-cookie" not in form.headers
+        assert preflight.status_code == 400
+        assert "access-control-allow-origin" not in preflight.headers
+        assert "SameSite=strict" in set_cookie or "SameSite=Strict" in set_cookie
+        still = await api.http.post(
+            "/graphql",
+            json={"query": "mutation { refreshSession { __typename } }"},
+            headers={"cookie": f"phonegate_refresh={cookie}"},
+        )
+        assert still.json()["data"]["refreshSession"]["__typename"] == "Session"

@@ -326,10 +326,10 @@ class PhonegateClient(AsyncBaseClient):
         return Me.model_validate(data)
 
     async def refresh_session(
-        self, refresh_token: str, **kwargs: Any
+        self, refresh_token: Union[Optional[str], UnsetType] = UNSET, **kwargs: Any
     ) -> RefreshSession:
         query = gql("""
-            mutation RefreshSession($refreshToken: String!) {
+            mutation RefreshSession($refreshToken: String) {
               refreshSession(refreshToken: $refreshToken) {
                 __typename
                 ... on MutationError {

@@ -9,7 +9,7 @@ export const DOCUMENT_IDS: Record<string, string> = {
   Login: "sha256:a2f3badae8ee8f6658321b1e5d77af32da88ac2c53120846c45fcbba7a7340d6",
   Logout: "sha256:2d76c8bafdd958d75d1185e23a598942e03b10ef963996e3e5df733aa7990c6a",
   Me: "sha256:5f94d770344d9d520aeaf29fbee188a268fc81d0afae074641571a9d33ee482b",
-  RefreshSession: "sha256:bf6443d94ff005521eb0157c38c135cb139e51a0a51d38035a42158328104d11",
+  RefreshSession: "sha256:1677462ce9b98ebdbdb191292cd85c4b4cedbea7662ab71b947b86fd89bd681d",
   RegenerateRecoveryCodes: "sha256:1d7f09e79cde286d696cf33775d1c4f67da8d87d6ac21f0e964d3401c627d4b6",
   RequestReset: "sha256:0de81964e5b518f402b31045758660bedf1ba4639231064c0c8920184b4ba82c",
   ResendVerification: "sha256:e2a01c96bba5e354bb568ce5fc392ff9f92e0dd10e6bcec1f44ac6ee9b135c93",
