@@ -27,4 +27,9 @@ class Migration(migrations.Migration):
             name='user_agent',
             field=fields.CharField(null=True, max_length=200),
         ),
+        # Sessions from before: last used at their login, as far as anyone knows.
+        ops.RunSQL(
+            'UPDATE "auth_sessions" SET "last_used_at" = "created_at" WHERE "last_used_at" IS NULL',
+            ops.RunSQL.noop,
+        ),
     ]
