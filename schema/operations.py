@@ -491,6 +491,8 @@ class Mutation:
             await sessions.revoke_session(ctx.deps, caller, str(id), ctx.client)
         except DomainError as e:
             return to_result(e)
+        if str(id) == str(caller.session_id):
+            refresh_cookie.clear(ctx)  # this one ended: its cookie is of no more use
         return LoggedOut(message="Session ended.")
 
     @strawberry.mutation(

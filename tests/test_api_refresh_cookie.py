@@ -197,3 +197,15 @@ async def test_a_mutation_over_get_cannot_use_the_cookie(api):
     assert response.status_code == 405 and set_cookie(response) == {}
     still, _ = await call(api, REFRESH_BY_COOKIE, cookie=cookie["value"])
     assert still["__typename"] == "Session"
+
+
+async def test_revoking_the_current_session_clears_its_cookie(api):
+    session, cookie = await signed_up(api)
+    (own,) = (await api.run(d.SESSIONS, token=session["accessToken"]))["sessions"]
+    answer, cleared = await call(
+        api, d.REVOKE_SESSION, {"id": own["id"]}, token=session["accessToken"]
+    )
+    assert answer["__typename"] == "LoggedOut"
+    assert cleared["value"] == "" and int(cleared["max-age"]) == 0
+    after, _ = await call(api, REFRESH_BY_COOKIE, cookie=cookie["value"])
+    assert after["__typename"] == "InvalidToken"
