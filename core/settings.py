@@ -78,7 +78,7 @@ class Settings(BaseSettings):
     jwt_secret: str = Field(default="", description="HS256 signing key, at least 32 bytes")
     access_token_ttl_seconds: int = Field(default=900, gt=0, description="access token lifetime")
     refresh_token_ttl_seconds: int = Field(
-        default=2_592_000, gt=0, description="refresh token lifetime"
+        default=2_592_000, gt=0, description="refresh token lifetime (the idle limit)"
     )
     sms_backend: Literal["console", "twilio"] = Field(
         default="console", description="console or twilio"
@@ -207,6 +207,23 @@ class Settings(BaseSettings):
         default="phonegate", min_length=1, description="aud claim of access tokens, checked"
     )
     # --- end of issue 13, token signing -------------------------------------------------------
+
+    # --- issue 13, sessions: refresh grace, maximum age, cookie mode --------------------------
+    refresh_reuse_grace_seconds: int = Field(
+        default=10,
+        ge=0,
+        le=60,
+        description="a rotated refresh token presented again within this answers the same "
+        "successor (0: never)",
+    )
+    session_max_age_seconds: int = Field(
+        default=7_776_000, gt=0, description="a session ends this long after its login"
+    )
+    refresh_cookie: Literal["off", "on"] = Field(
+        default="off",
+        description="on: the refresh token travels in an HttpOnly cookie, not the JSON",
+    )
+    # --- end of issue 13, sessions ------------------------------------------------------------
 
     # --- issue 16, reach: voice and WhatsApp channels ------------------------------------------
     allowed_channels: str = Field(

@@ -1,5 +1,7 @@
 """A login session (a refresh-token family) and the single-use refresh tokens it rotates."""
 
+import uuid
+
 from tortoise import fields
 from tortoise.models import Model
 
@@ -14,6 +16,11 @@ class AuthSession(Model):
     user_id: int
     revoked_at = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
+    # issue 13: what the session list shows. Set at login and at each refresh; null only
+    # for sessions started before these columns existed (the list shows created_at then).
+    last_used_at = fields.DatetimeField(null=True)
+    user_agent = fields.CharField(max_length=200, null=True)
+    ip_address = fields.CharField(max_length=45, null=True)  # an IPv6 address in text
 
     class Meta:
         table = "auth_sessions"
@@ -25,6 +32,7 @@ class RefreshToken(Model):
     session: fields.ForeignKeyRelation[AuthSession] = fields.ForeignKeyField(
         "phonegate.AuthSession", related_name="refresh_tokens", on_delete=fields.CASCADE
     )
+    session_id: uuid.UUID
     token_hash = fields.CharField(max_length=64, unique=True)
     expires_at = fields.DatetimeField()
     used_at = fields.DatetimeField(null=True)

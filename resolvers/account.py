@@ -36,7 +36,7 @@ async def change_password(
         await tokens.end_all_sessions(user)
         await deps.outbox.enqueue(Action.PASSWORD_CHANGED, user.phone)
         await events.record(user.id, events.PASSWORD_CHANGED, client)
-        session = await tokens.start_session(deps.tokens, user)
+        session = await tokens.start_session(deps.tokens, user, client)
     deps.wake_outbox()
     return session
 

@@ -105,7 +105,7 @@ async def complete_login(
             )
             if await live.update(used_at=at) != 1 or not await spend(deps, client, user, proof):
                 raise CodeInvalid()  # used by a parallel request: nothing is kept
-            session = await tokens.start_session(deps.tokens, user)
+            session = await tokens.start_session(deps.tokens, user, client)
             await events.record(user.id, events.LOGIN, client)
         deps.wake_outbox()
         return session

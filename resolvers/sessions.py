@@ -13,13 +13,13 @@ import hmac
 import uuid
 from collections.abc import Awaitable
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from tortoise.transactions import in_transaction
 
 from core.clock import now
 from core.masking import mask_phone
-from models import User, VerificationCode
+from models import AuthSession, User, VerificationCode
 from resolvers import codes, events, guards, proofs, signup, tokens
 from resolvers.delivery import queue_code
 from resolvers.deps import Client, Deps
@@ -137,7 +137,7 @@ async def login(
     if methods:
         return await _second_factor(deps, client, user, methods)
     async with in_transaction():
-        session = await tokens.start_session(deps.tokens, user)
+        session = await tokens.start_session(deps.tokens, user, client)
         await events.record(user.id, events.LOGIN, client)
     return session
 
@@ -249,13 +249,15 @@ async def verify_login(
         if user is None:
             raise TokenInvalid()
         await events.record(user.id, events.LOGIN, client)
-        return await tokens.start_session(deps.tokens, user)
+        return await tokens.start_session(deps.tokens, user, client)
 
     return await codes.check(deps.codes, row, code, complete)
 
 
-async def refresh(deps: Deps, refresh_token: str) -> tokens.IssuedSession:
-    return await tokens.rotate(deps.tokens, refresh_token)
+async def refresh(
+    deps: Deps, refresh_token: str, client: Client | None = None
+) -> tokens.IssuedSession:
+    return await tokens.rotate(deps.tokens, refresh_token, client)
 
 
 async def authenticate(deps: Deps, authorization: str | None) -> Caller | None:
@@ -298,3 +300,43 @@ async def logout(
             if session_id is not None:
                 await tokens.revoke_sessions(user_id, only=session_id)
         await events.record(user_id, events.SESSION_REVOKED, client)
+
+
+# --- issue 13: sessions you can see and end -----------------------------------------------
+
+
+async def active_sessions(deps: Deps, user_id: int) -> list[AuthSession]:
+    """The account's live sessions, most recently used first: not revoked, used within the
+    refresh idle limit, younger than the maximum age."""
+    at = now()
+    idle = at - timedelta(seconds=deps.tokens.refresh_ttl_seconds)
+    born = at - timedelta(seconds=deps.tokens.session_max_age_seconds)
+    rows = await AuthSession.filter(user_id=user_id, revoked_at=None, created_at__gt=born).order_by(
+        "-last_used_at", "-created_at"
+    )
+    return [r for r in rows if (r.last_used_at or r.created_at) > idle]
+
+
+def _session_id(raw: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(raw)
+    except ValueError:
+        raise InputRejected("id", "No such session.") from None
+
+
+async def revoke_session(deps: Deps, caller: Caller, raw_id: str, client: Client) -> None:
+    """End one of the caller's own sessions. Another account's session id is answered as an
+    unknown one (InputRejected on "id") after the same single statement, and ends nothing:
+    the statement names the caller's account."""
+    session_id = _session_id(raw_id)
+    async with in_transaction():
+        if await tokens.revoke_sessions(caller.user.id, only=session_id) != 1:
+            raise InputRejected("id", "No such session.")
+        await events.record(caller.user.id, events.SESSION_REVOKED, client)
+
+
+async def revoke_other_sessions(deps: Deps, caller: Caller, client: Client) -> None:
+    """End every session of the caller's account but the one asking."""
+    async with in_transaction():
+        if await tokens.revoke_sessions(caller.user.id, keep=caller.session_id):
+            await events.record(caller.user.id, events.SESSION_REVOKED, client)

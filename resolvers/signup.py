@@ -138,7 +138,7 @@ async def verify(
         await codes.forget(codes.SIGNUP, phone=phone)
         await deps.outbox.enqueue(Action.SIGNUP_VERIFIED, phone)
         await events.record(user.id, events.SIGNUP, client)
-        return await tokens.start_session(deps.tokens, user)
+        return await tokens.start_session(deps.tokens, user, client)
 
     session = await codes.check(deps.codes, row, code, complete, serialize=f"signup:{phone}")
     deps.wake_outbox()

@@ -15,10 +15,28 @@ key objects are parsed once, when the policy is built. A refresh token is
 stored as a keyed hash; using one twice revokes its whole session (a stolen token is
 detected the moment either party uses it after the other), and nothing else: a refresh token
 that is no longer current can end only its own session.
+
+Refresh grace (two tabs refreshing at once). A refresh token presented again within
+``reuse_grace_seconds`` of its rotation answers the successor that rotation issued, not a new
+one, so the session never forks: whoever holds the old token (a second tab, or a thief
+racing the owner) ends up on the same chain, and the next reuse after the window still ends
+the session. To answer "the same successor" without keeping any token's plaintext, the
+successor is not drawn at random but derived: ``HMAC(hash_key, "successor|" + old token)``.
+The server can recompute it from the old token it is shown; the database holds only keyed
+hashes, so a copy of the database yields no usable token (storing the successor encrypted
+would do the same with one more key to manage and a column to migrate). The first token of
+a session is random, so every chain is unpredictable. Claiming a token and storing its
+successor happen in one transaction: a concurrent second claim waits for it (PostgreSQL's
+row lock; SQLite's single writer) and then finds the successor committed.
+
+A session ends ``session_max_age_seconds`` after its login however often it is refreshed;
+``refresh_ttl_seconds`` is the idle limit (each refresh token lives that long, never past
+the session's end).
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import secrets
@@ -26,14 +44,18 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jwt
 from tortoise.expressions import F
+from tortoise.transactions import in_transaction
 
 from core.clock import now
 from models import AuthSession, RefreshToken, User
 from resolvers.errors import TokenInvalid
+
+if TYPE_CHECKING:  # resolvers.deps builds on this module
+    from resolvers.deps import Client
 
 ACCESS = "access"
 LEEWAY_SECONDS = 30
@@ -61,6 +83,8 @@ class TokenPolicy:
     verify_keys: Mapping[str, TokenKey]  # by kid: the signing key's public half, retired keys
     issuer: str
     audience: str
+    reuse_grace_seconds: int = 10
+    session_max_age_seconds: int = 90 * 86_400
 
 
 @dataclass(frozen=True)
@@ -70,6 +94,7 @@ class IssuedSession:
     expires_at: datetime
     user: User
     session_id: uuid.UUID
+    refresh_expires_at: datetime  # when the refresh token dies (idle limit or session's end)
 
 
 def refresh_hash(policy: TokenPolicy, token: str) -> str:
@@ -137,46 +162,135 @@ async def user_for_access(policy: TokenPolicy, token: str) -> tuple[User, uuid.U
     ).select_related("user")
     if session is None or session.user.session_version != claims["sv"]:
         raise TokenInvalid()
+    if session_ends_at(policy, session) <= now():
+        raise TokenInvalid()
     return session.user, session_id
 
 
-async def start_session(policy: TokenPolicy, user: User) -> IssuedSession:
-    session = await AuthSession.create(id=uuid.uuid4(), user=user)
-    return await _issue(policy, user, session.id)
+def session_ends_at(policy: TokenPolicy, session: AuthSession) -> datetime:
+    """The end of a session's life, however often it is refreshed."""
+    return session.created_at + timedelta(seconds=policy.session_max_age_seconds)
 
 
-async def _issue(policy: TokenPolicy, user: User, session_id: uuid.UUID) -> IssuedSession:
-    refresh = secrets.token_urlsafe(32)
-    await RefreshToken.create(
-        session_id=session_id,
-        token_hash=refresh_hash(policy, refresh),
-        expires_at=now() + timedelta(seconds=policy.refresh_ttl_seconds),
+def successor_of(policy: TokenPolicy, refresh: str) -> str:
+    """The refresh token that replaces ``refresh`` when it is rotated (module docstring)."""
+    digest = hmac.new(policy.hash_key, f"successor|{refresh}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+async def start_session(
+    policy: TokenPolicy, user: User, client: Client | None = None
+) -> IssuedSession:
+    at = now()
+    session = await AuthSession.create(
+        id=uuid.uuid4(),
+        user=user,
+        created_at=at,
+        last_used_at=at,
+        user_agent=client.user_agent[:200] if client and client.user_agent else None,
+        ip_address=client.ip_address if client else None,
     )
-    access, expires_at = encode_access(policy, user, session_id)
-    return IssuedSession(access, refresh, expires_at, user, session_id)
+    return await _issue(policy, user, session, secrets.token_urlsafe(32))
 
 
-async def rotate(policy: TokenPolicy, refresh: str) -> IssuedSession:
-    """A new access and refresh token for a current refresh token, which is now used."""
+async def _issue(
+    policy: TokenPolicy, user: User, session: AuthSession, refresh: str
+) -> IssuedSession:
+    refresh_expires_at = min(
+        now() + timedelta(seconds=policy.refresh_ttl_seconds), session_ends_at(policy, session)
+    )
+    await RefreshToken.create(
+        session_id=session.id,
+        token_hash=refresh_hash(policy, refresh),
+        expires_at=refresh_expires_at,
+    )
+    access, expires_at = encode_access(policy, user, session.id)
+    return IssuedSession(access, refresh, expires_at, user, session.id, refresh_expires_at)
+
+
+async def rotate(policy: TokenPolicy, refresh: str, client: Client | None = None) -> IssuedSession:
+    """A new access token and the successor of a current refresh token, which is now used;
+    within the grace after its rotation, the same successor again (module docstring)."""
     if not refresh or len(refresh) > 256:
         raise TokenInvalid()
-    row = await RefreshToken.get_or_none(token_hash=refresh_hash(policy, refresh)).select_related(
-        "session__user"
+    try:
+        async with in_transaction():
+            row = await RefreshToken.get_or_none(
+                token_hash=refresh_hash(policy, refresh)
+            ).select_related("session__user")
+            if row is None:
+                raise TokenInvalid()
+            at = now()
+            claimed = await RefreshToken.filter(id=row.id, used_at=None, expires_at__gt=at).update(
+                used_at=at
+            )
+            if claimed != 1:
+                return await _within_grace(policy, row, refresh, client, at)
+            session = row.session  # read just now, in this transaction
+            if session.revoked_at is not None or session_ends_at(policy, session) <= at:
+                raise TokenInvalid()
+            await _mark_used(session, at, client)
+            return await _issue(policy, session.user, session, successor_of(policy, refresh))
+    except _Reused as reused:  # outside the transaction, so that the revocation stays
+        await revoke_sessions(reused.session.user_id, only=reused.session.id)
+        raise TokenInvalid() from None
+
+
+class _Reused(Exception):
+    """A refresh token used again after the grace: its session is to end."""
+
+    def __init__(self, session: AuthSession) -> None:
+        self.session = session
+
+
+async def _within_grace(
+    policy: TokenPolicy,
+    row: RefreshToken,
+    refresh: str,
+    client: Client | None,
+    at: datetime,
+    depth: int = 0,
+) -> IssuedSession:
+    """A used refresh token presented again: its successor within the grace (following the
+    chain if the successor was rotated too), else reuse, which ends the session."""
+    used_at = (await RefreshToken.get(id=row.id)).used_at
+    if used_at is None:
+        raise TokenInvalid()  # expired unused: nothing to end
+    grace = timedelta(seconds=policy.reuse_grace_seconds)
+    if at - used_at > grace or depth > 8:
+        raise _Reused(row.session)  # reuse: the family ends
+    successor = successor_of(policy, refresh)
+    following = await RefreshToken.get_or_none(
+        token_hash=refresh_hash(policy, successor), session_id=row.session_id
+    ).select_related("session")
+    if following is None or following.expires_at <= at:
+        raise TokenInvalid()  # its session ended or the successor expired: nothing to answer
+    if following.used_at is not None:
+        return await _within_grace(policy, following, successor, client, at, depth + 1)
+    session = await _live_session(policy, row.session_id, at, client)
+    access, expires_at = encode_access(policy, session.user, session.id)
+    return IssuedSession(
+        access, successor, expires_at, session.user, session.id, following.expires_at
     )
-    if row is None:
+
+
+async def _live_session(
+    policy: TokenPolicy, session_id: uuid.UUID, at: datetime, client: Client | None
+) -> AuthSession:
+    """The session, not revoked and within its maximum age, marked as used now (from the
+    client's address); TokenInvalid otherwise. Read afresh: a logout or revocation that
+    committed a moment ago is seen, so the grace never brings an ended session back."""
+    session = await AuthSession.get_or_none(id=session_id, revoked_at=None).select_related("user")
+    if session is None or session_ends_at(policy, session) <= at:
         raise TokenInvalid()
-    at = now()
-    session = row.session
-    claimed = await RefreshToken.filter(id=row.id, used_at=None, expires_at__gt=at).update(
-        used_at=at
-    )
-    if claimed != 1:
-        if await RefreshToken.filter(id=row.id).exclude(used_at=None).exists():
-            await revoke_sessions(session.user_id, only=session.id)  # reuse: end the family
-        raise TokenInvalid()
-    if session.revoked_at is not None:
-        raise TokenInvalid()
-    return await _issue(policy, session.user, session.id)
+    await _mark_used(session, at, client)
+    return session
+
+
+async def _mark_used(session: AuthSession, at: datetime, client: Client | None) -> None:
+    """Last used now, from the client's address (for the session list)."""
+    address = client.ip_address if client and client.ip_address else session.ip_address
+    await AuthSession.filter(id=session.id).update(last_used_at=at, ip_address=address)
 
 
 async def session_for_refresh(policy: TokenPolicy, refresh: str) -> AuthSession | None:
@@ -201,13 +315,14 @@ async def session_for_refresh(policy: TokenPolicy, refresh: str) -> AuthSession 
 
 async def revoke_sessions(
     user_id: int, *, only: uuid.UUID | None = None, keep: uuid.UUID | None = None
-) -> None:
+) -> int:
+    """End the user's live sessions (only one, or all but one); how many ended."""
     query = AuthSession.filter(user_id=user_id, revoked_at=None)
     if only is not None:
         query = query.filter(id=only)
     if keep is not None:
         query = query.exclude(id=keep)
-    await query.update(revoked_at=now())
+    return await query.update(revoked_at=now())
 
 
 async def end_all_sessions(user: User) -> None:

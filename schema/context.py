@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from starlette.requests import Request
+from starlette.responses import Response
 from strawberry.types import Info as StrawberryInfo
 
 from resolvers import sessions
@@ -17,6 +18,7 @@ class Context:
     deps: Deps
     request: Request
     client: Client
+    response: Response | None = None  # headers set here (a cookie) go out with the answer
 
     async def caller(self) -> Caller | None:
         """The authenticated caller. Looked up for each field, not once per request, so an

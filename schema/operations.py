@@ -9,6 +9,7 @@ import strawberry
 from resolvers import account, identity, reset, second_factors, sessions, signup
 from resolvers.errors import AuthRequired, DomainError
 from schema import inputs as i
+from schema import refresh_cookie
 from schema import results as r
 from schema.context import Info
 from schema.errors import to_result
@@ -24,7 +25,6 @@ from schema.types import (
     ResetCodeSent,
     SecondFactor,
     SecondFactorRequired,
-    Session,
     TotpSetup,
     TwoFactorUpdated,
     User,
@@ -42,7 +42,7 @@ class Query:
     @strawberry.field(description="The caller's account, or null without a valid access token.")
     async def me(self, info: Info) -> User | None:
         caller = await info.context.caller()
-        return User.of(caller.user) if caller else None
+        return User.of(caller.user, caller.session_id) if caller else None
 
     @strawberry.field(
         description="Whether a username is free to take (false for invalid usernames)."
@@ -123,7 +123,7 @@ class Mutation:
             )
         except DomainError as e:
             return to_result(e)
-        return Session.of(issued)
+        return refresh_cookie.answer(ctx, issued)
 
     @strawberry.mutation(
         description="Log in with phone or username and password. With two-factor login on, "
@@ -148,7 +148,7 @@ class Mutation:
                 expires_at=outcome.expires_at,
                 methods=[SecondFactor[m.upper()] for m in outcome.methods],
             )
-        return Session.of(outcome)
+        return refresh_cookie.answer(ctx, outcome)
 
     @strawberry.mutation(
         description="Complete a login that answered SecondFactorRequired with the `login_code` "
@@ -169,7 +169,7 @@ class Mutation:
             )
         except DomainError as e:
             return to_result(e)
-        return Session.of(issued)
+        return refresh_cookie.answer(ctx, issued)
 
     @strawberry.mutation(
         description="Turn two-factor login on or off for the caller (logged in; sends a notice)."
@@ -196,24 +196,32 @@ class Mutation:
 
     @strawberry.mutation(
         description="Trade a refresh token for a new Session (new access and refresh token). Call "
-        "it before the access token's `expiresAt`; each refresh token works once."
+        "it before the access token's `expiresAt`; each refresh token works once. In cookie "
+        "mode call it without the argument: the refresh cookie is used (and renewed)."
     )
     async def refresh_session(
         self,
         info: Info,
         refresh_token: Annotated[
-            str, strawberry.argument(description="The latest `Session.refreshToken` received.")
-        ],
+            str | None,
+            strawberry.argument(
+                description="The latest `Session.refreshToken` received (omit in cookie mode)."
+            ),
+        ] = None,
     ) -> r.RefreshSessionResult:
+        ctx = info.context
         try:
-            issued = await sessions.refresh(info.context.deps, refresh_token)
+            given = refresh_cookie.token_given(ctx, refresh_token) or ""
+            issued = await sessions.refresh(ctx.deps, given, ctx.client)
         except DomainError as e:
+            refresh_cookie.clear(ctx)  # its token is no longer current
             return to_result(e)
-        return Session.of(issued)
+        return refresh_cookie.answer(ctx, issued)
 
     @strawberry.mutation(
         description="End the session named by the access token and/or refresh token given (at "
-        "least one of them), or every session of the account with `everywhere`."
+        "least one of them), or every session of the account with `everywhere`. In cookie "
+        "mode the refresh cookie stands for the argument, and is cleared."
     )
     async def logout(
         self,
@@ -228,10 +236,10 @@ class Mutation:
         ] = False,
     ) -> r.LogoutResult:
         ctx = info.context
+        given = refresh_cookie.token_given(ctx, refresh_token)
+        refresh_cookie.clear(ctx)
         try:
-            await sessions.logout(
-                ctx.deps, await ctx.caller(), refresh_token, everywhere, ctx.client
-            )
+            await sessions.logout(ctx.deps, await ctx.caller(), given, everywhere, ctx.client)
         except DomainError as e:
             return to_result(e)
         return LoggedOut(message="Logged out everywhere." if everywhere else "Logged out.")
@@ -278,6 +286,7 @@ class Mutation:
             )
         except DomainError as e:
             return to_result(e)
+        refresh_cookie.clear(ctx)  # every session ended; the reset logs nobody in
         return PasswordReset(message="Password reset. Log in with the new password.")
 
     @strawberry.mutation(
@@ -302,7 +311,7 @@ class Mutation:
             )
         except DomainError as e:
             return to_result(e)
-        return PasswordChanged(session=Session.of(issued))
+        return PasswordChanged(session=refresh_cookie.answer(ctx, issued))
 
     @strawberry.mutation(
         description="Ask to change phone and/or username; a code goes to the new phone (or "
@@ -371,6 +380,7 @@ class Mutation:
             await account.delete(ctx.deps, caller, input.current_password)
         except DomainError as e:
             return to_result(e)
+        refresh_cookie.clear(ctx)
         return AccountDeleted(message="Account deleted.")
 
     # --- issue 14: second factors beyond SMS -----------------------------------------------
@@ -458,3 +468,41 @@ class Mutation:
         except DomainError as e:
             return to_result(e)
         return RecoveryCodes(codes=codes)
+
+    # --- issue 13: sessions you can see and end --------------------------------------------
+
+    @strawberry.mutation(
+        description="End one of the caller's sessions (see `me { sessions }`), this one too: "
+        "its tokens stop working on their next request. Sends no SMS."
+    )
+    async def revoke_session(
+        self,
+        info: Info,
+        id: Annotated[
+            strawberry.ID,
+            strawberry.argument(description="The `id` of one of `me { sessions }` to end."),
+        ],
+    ) -> r.RevokeSessionResult:
+        ctx = info.context
+        caller = await ctx.caller()
+        if caller is None:
+            return NOT_AUTHENTICATED
+        try:
+            await sessions.revoke_session(ctx.deps, caller, str(id), ctx.client)
+        except DomainError as e:
+            return to_result(e)
+        if str(id) == str(caller.session_id):
+            refresh_cookie.clear(ctx)  # this one ended: its cookie is of no more use
+        return LoggedOut(message="Session ended.")
+
+    @strawberry.mutation(
+        description="End every session of the caller's account except this one (a lost "
+        "device, a shared computer). Sends no SMS."
+    )
+    async def revoke_other_sessions(self, info: Info) -> r.RevokeSessionResult:
+        ctx = info.context
+        caller = await ctx.caller()
+        if caller is None:
+            return NOT_AUTHENTICATED
+        await sessions.revoke_other_sessions(ctx.deps, caller, ctx.client)
+        return LoggedOut(message="Every other session ended.")

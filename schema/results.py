@@ -220,3 +220,15 @@ RegenerateRecoveryCodesResult: TypeAlias = Annotated[
         "InvalidCredentials (the password), NotAuthenticated or RateLimited.",
     ),
 ]
+
+# --- issue 13: sessions you can see and end ---------------------------------------------------
+
+RevokeSessionResult: TypeAlias = Annotated[
+    LoggedOut | InvalidInput | NotAuthenticated,
+    _union(
+        "RevokeSessionResult",
+        "LoggedOut: the session(s) ended; their tokens stop working on their next request. "
+        "InvalidInput (field `id`): no such live session of the caller's account; nothing "
+        "changed. NotAuthenticated: send a valid access token.",
+    ),
+]

@@ -3,16 +3,19 @@ what to do"), with their descriptions."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from enum import Enum
 from typing import Annotated
 
 import strawberry
 
+from models import AuthSession as AuthSessionModel
 from models import SecurityEvent as SecurityEventModel
 from models import User as UserModel
-from resolvers import events, totp
+from resolvers import events, sessions, totp
 from resolvers.tokens import IssuedSession
+from schema.context import Info
 
 
 @strawberry.type(
@@ -36,6 +39,9 @@ class User:
     created_at: datetime = strawberry.field(
         description="When the account was created (signup), with its UTC offset."
     )
+    # The session of the request's access token (`me`) or of the Session answered: the one
+    # the session list marks `current`. None where no session is at hand.
+    current_session_id: strawberry.Private[uuid.UUID | None] = None
 
     # issue 14: second factors beyond SMS, security history
     @strawberry.field(
@@ -61,8 +67,17 @@ class User:
     ) -> list[SecurityEvent]:
         return [SecurityEvent.of(e) for e in await events.newest(int(self.id), first)]
 
+    # issue 13: sessions you can see and end
+    @strawberry.field(
+        description="The account's live sessions (one per login), most recently used first: "
+        "end one with `revokeSession`, all but this one with `revokeOtherSessions`."
+    )
+    async def sessions(self, info: Info) -> list[ActiveSession]:
+        rows = await sessions.active_sessions(info.context.deps, int(self.id))
+        return [ActiveSession.of(row, self.current_session_id) for row in rows]
+
     @classmethod
-    def of(cls, user: UserModel) -> User:
+    def of(cls, user: UserModel, session_id: uuid.UUID | None = None) -> User:
         return cls(
             id=strawberry.ID(str(user.id)),
             phone=user.phone,
@@ -71,6 +86,37 @@ class User:
             pending_phone=user.pending_phone,
             two_factor_enabled=user.two_factor_enabled,
             created_at=user.created_at,
+            current_session_id=session_id,
+        )
+
+
+@strawberry.type(
+    description="One logged-in session of the account (a login on some device), for "
+    "`User.sessions`."
+)
+class ActiveSession:
+    id: strawberry.ID = strawberry.field(description="Pass it to `revokeSession` to end it.")
+    current: bool = strawberry.field(
+        description="True for the session of the access token that asks."
+    )
+    created_at: datetime = strawberry.field(description="When it logged in.")
+    last_used_at: datetime = strawberry.field(description="Its last login or refresh.")
+    user_agent: str | None = strawberry.field(
+        description="The User-Agent it logged in with (at most 200 characters), if sent."
+    )
+    ip_address: str | None = strawberry.field(
+        description="The client address of its last login or refresh, if known."
+    )
+
+    @classmethod
+    def of(cls, row: AuthSessionModel, current: uuid.UUID | None) -> ActiveSession:
+        return cls(
+            id=strawberry.ID(str(row.id)),
+            current=row.id == current,
+            created_at=row.created_at,
+            last_used_at=row.last_used_at or row.created_at,
+            user_agent=row.user_agent,
+            ip_address=row.ip_address,
         )
 
 
@@ -84,9 +130,10 @@ class Session:
         description='JWT to send as "Authorization: Bearer <token>". Short-lived: refresh it '
         "with `refreshSession` before `expiresAt`."
     )
-    refresh_token: str = strawberry.field(
+    refresh_token: str | None = strawberry.field(
         description="Opaque, single use: `refreshSession` returns a new one each time. Keep "
-        "it away from other scripts; using an old one ends the session."
+        "it away from other scripts; using an old one ends the session. Null in cookie mode "
+        "(REFRESH_COOKIE=on): the token is in an HttpOnly cookie that no script can read."
     )
     expires_at: datetime = strawberry.field(
         description="When the access token expires: call `refreshSession` a little before."
@@ -99,7 +146,7 @@ class Session:
             access_token=issued.access_token,
             refresh_token=issued.refresh_token,
             expires_at=issued.expires_at,
-            user=User.of(issued.user),
+            user=User.of(issued.user, issued.session_id),
         )
 
 

@@ -94,6 +94,7 @@ class GraphQLApp(GraphQLOverHTTP):
                 ip_address=client if request.client else None,
                 user_agent=user_agent[:200] if user_agent else None,
             ),
+            response=response,
         )
 
     async def process_result(self, request: Any, result: Any) -> Any:
@@ -199,6 +200,9 @@ def _middleware(settings: Settings) -> list[Middleware]:
                 allow_origins=settings.cors_origin_list,
                 allow_methods=["GET", "POST"],
                 allow_headers=["Authorization", "Content-Type"],
+                # cookie mode: a listed origin of the same site (app. and api.example.com)
+                # sends the refresh cookie; the list is explicit, never "*"
+                allow_credentials=settings.refresh_cookie == "on",
                 max_age=600,
             )
         )
@@ -255,6 +259,8 @@ def build_deps(settings: Settings) -> Deps:
             verify_keys=verify_keys,
             issuer=settings.jwt_issuer,
             audience=settings.jwt_audience,
+            reuse_grace_seconds=settings.refresh_reuse_grace_seconds,
+            session_max_age_seconds=settings.session_max_age_seconds,
         ),
         outbox=Outbox(
             templates=Templates(settings.sms_templates_file, settings.webotp_domain),

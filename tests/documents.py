@@ -122,3 +122,18 @@ mutation LoginMethods($input: LoginInput!) {{
   login(input: $input) {{ {ERROR_FIELDS} {SESSION_FIELDS}
     ... on SecondFactorRequired {{ challenge sentTo expiresAt methods }} }}
 }}"""
+
+# --- issue 13: sessions you can see and end ---------------------------------------------------
+
+SESSIONS = """
+query Sessions { me { sessions { id current createdAt lastUsedAt userAgent ipAddress } } }"""
+
+REVOKE_SESSION = f"""
+mutation RevokeSession($id: ID!) {{
+  revokeSession(id: $id) {{ {BASE_ERRORS} {INVALID_INPUT} ... on LoggedOut {{ message }} }}
+}}"""
+
+REVOKE_OTHER_SESSIONS = f"""
+mutation RevokeOtherSessions {{
+  revokeOtherSessions {{ {BASE_ERRORS} ... on LoggedOut {{ message }} }}
+}}"""

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests import documents as d
+from tests.clock_support import moved_clock
 from tests.conftest import signup_verified
 from tests.support import STRONG_PASSWORD, new_phone
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    return moved_clock(monkeypatch)
 
 
 async def login(api, identifier, password=STRONG_PASSWORD):
@@ -50,12 +58,13 @@ async def test_me_is_null_without_a_valid_token(api):
     assert await api.run(d.ME, token="not-a-jwt") is None
 
 
-async def test_refresh_rotates_and_a_reused_token_ends_the_session(api):
+async def test_refresh_rotates_and_a_reused_token_ends_the_session(api, clock):
     # given
     session = await signup_verified(api)
     first_refresh = session["refreshToken"]
-    # when
+    # when: reused after the grace (REFRESH_REUSE_GRACE_SECONDS, 10 s)
     rotated = await api.run(d.REFRESH, {"token": first_refresh})
+    clock.advance(11)
     reused = await api.run(d.REFRESH, {"token": first_refresh})
     # then
     assert rotated["__typename"] == "Session" and rotated["refreshToken"] != first_refresh

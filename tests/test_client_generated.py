@@ -77,8 +77,10 @@ def bearer(token: str) -> dict[str, Any]:
 async def app(
     start_app: Callable[..., Any], make_settings: Callable[..., Any]
 ) -> AsyncIterator[Api]:
-    # No resend wait, so the resend flow can be shown end to end.
-    async with start_app(make_settings(RESEND_COOLDOWN_SECONDS="0")) as api:
+    # No resend wait, so the resend flow can be shown end to end; no refresh grace, so a
+    # reused refresh token is refused at once (the grace: tests/test_api_refresh_grace.py).
+    settings = make_settings(RESEND_COOLDOWN_SECONDS="0", REFRESH_REUSE_GRACE_SECONDS="0")
+    async with start_app(settings) as api:
         yield api
 
 

@@ -41,6 +41,7 @@ async def test_every_flow_through_the_real_server_and_twilio(database_url, twili
         database_url,
         RESEND_COOLDOWN_SECONDS="0",
         RATE_LIMITS="sms_per_phone=20/10 minutes;50/day",
+        REFRESH_REUSE_GRACE_SECONDS="1",  # the grace, then reuse, within the walk
     )
     with served_app(env) as app:
         async with httpx.AsyncClient(base_url=app.url, trust_env=False, timeout=30) as http:
@@ -88,11 +89,14 @@ async def walk(c: Client) -> None:
     unknown = new_phone()
     assert (await c.run(d.REQUEST_RESET, {"phone": unknown}))["__typename"] == "ResetCodeSent"
 
-    # login, refresh rotation and reuse detection
+    # login, refresh rotation, the grace (the same successor again) and reuse detection
     login = await c.run(d.LOGIN, {"input": {"identifier": "walker", "password": STRONG_PASSWORD}})
     assert login["__typename"] == "Session"
     rotated = await c.run(d.REFRESH, {"token": login["refreshToken"]})
     assert rotated["__typename"] == "Session"
+    twin = await c.run(d.REFRESH, {"token": login["refreshToken"]})
+    assert twin["refreshToken"] == rotated["refreshToken"]
+    await asyncio.sleep(1.2)  # past REFRESH_REUSE_GRACE_SECONDS
     assert (await c.run(d.REFRESH, {"token": login["refreshToken"]}))[
         "__typename"
     ] == "InvalidToken"

@@ -57,3 +57,34 @@ async def test_username_skeleton_migration_rekeys_existing_names_and_keeps_clash
         "+14155550104": "bob",
         "+14155550105": "rnary",  # the skeleton of "m" is "rn": "rnary" now finds Mary
     }
+
+
+async def test_sessions_migration_dates_the_last_use_of_earlier_sessions_at_their_login(tmp_path):
+    # given: a session made before 0007_sessions
+    import sqlite3
+
+    from tortoise import Tortoise
+    from tortoise.migrations.api import migrate
+
+    config = tortoise_config(f"sqlite://{tmp_path / 'old.sqlite3'}")
+    await migrate(config=config, target="phonegate.0006_reach")
+    await Tortoise.close_connections()
+    with sqlite3.connect(tmp_path / "old.sqlite3") as db:
+        db.execute(
+            "INSERT INTO users (phone, password_hash, is_verified, two_factor_enabled,"
+            " session_version, created_at, updated_at)"
+            " VALUES ('+14155550101', 'x', 1, 0, 0, '2026-01-01', '2026-01-01')"
+        )
+        db.execute(
+            "INSERT INTO auth_sessions (id, user_id, created_at)"
+            " VALUES ('0b8e1c2a-95a4-4c55-8d0e-3f7f3f0c1a11', 1, '2026-02-03 04:05:06+00:00')"
+        )
+    # when
+    await migrate(config=config)
+    await Tortoise.close_connections()
+    # then
+    with sqlite3.connect(tmp_path / "old.sqlite3") as db:
+        row = db.execute(
+            "SELECT last_used_at, user_agent, ip_address FROM auth_sessions"
+        ).fetchone()
+    assert row == ("2026-02-03 04:05:06+00:00", None, None)

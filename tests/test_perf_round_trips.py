@@ -113,7 +113,7 @@ PINNED = {
     "signup": (9, 10),  # was 13: the first request counted the new connection's handshake
     "verifyPhone": (12, 3),  # +1: the per-phone lock that lines up parallel verifications
     "login": (5, 12),
-    "refreshSession": (3, 0),
+    "refreshSession": (4, 0),  # issue 13: +1, the session's last use and address (its list)
     "me": (1, 0),
     "requestReset": (7, 10),
     "resetPassword": (13, 6),

@@ -5,6 +5,7 @@ argument, input field, interface and union member, with its type."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from graphql import (
     DocumentNode,
@@ -14,6 +15,8 @@ from graphql import (
     GraphQLObjectType,
     GraphQLSchema,
     GraphQLUnionType,
+    ObjectTypeDefinitionNode,
+    ObjectTypeExtensionNode,
     TypeDefinitionNode,
     build_ast_schema,
     build_schema,
@@ -21,12 +24,16 @@ from graphql import (
 )
 
 ROOT = Path(__file__).resolve().parent.parent
-ADDITIONS = ["contract_second_factors.graphql"]  # issue 14
+ADDITIONS = [
+    "contract_second_factors.graphql",  # issue 14
+    "contract_sessions.graphql",  # issue 13, sessions
+]
 
 
 def contract_schema() -> GraphQLSchema:
     """The contract's first schema block with each addition applied in order: a type an
-    addition defines replaces the one of that name; its `extend`s extend."""
+    addition defines replaces the one of that name; its `extend`s extend, and a field an
+    `extend` names again replaces the earlier one (refreshSession's argument made optional)."""
     base = parse((ROOT / "tests" / "contract.graphql").read_text())
     definitions = list(base.definitions)
     for name in ADDITIONS:
@@ -35,12 +42,37 @@ def contract_schema() -> GraphQLSchema:
             d.name.value for d in addition.definitions if isinstance(d, TypeDefinitionNode)
         }
         definitions = [
-            d
+            _without_fields(d, _extended_fields(addition))
             for d in definitions
             if not (isinstance(d, TypeDefinitionNode) and d.name.value in redefined)
         ]
         definitions += addition.definitions
     return build_ast_schema(DocumentNode(definitions=tuple(definitions)))
+
+
+def _extended_fields(addition: DocumentNode) -> dict[str, set[str]]:
+    """Type name -> the fields the addition's `extend type`s name."""
+    named: dict[str, set[str]] = {}
+    for d in addition.definitions:
+        if isinstance(d, ObjectTypeExtensionNode):
+            named.setdefault(d.name.value, set()).update(f.name.value for f in d.fields or ())
+    return named
+
+
+def _without_fields(definition: Any, named: dict[str, set[str]]) -> Any:
+    """An object type (or extension) without the fields a later extension redefines."""
+    if not isinstance(definition, ObjectTypeDefinitionNode | ObjectTypeExtensionNode):
+        return definition
+    drop = named.get(definition.name.value, set())
+    if not drop:
+        return definition
+    kept = tuple(f for f in definition.fields or () if f.name.value not in drop)
+    return copy(definition, fields=kept)
+
+
+def copy(node: Any, **changes: Any) -> Any:
+    """A copy of a graphql-core AST node with some attributes changed."""
+    return type(node)(**{key: getattr(node, key) for key in node.keys} | changes)
 
 
 def shape(schema: GraphQLSchema) -> dict[str, object]:
@@ -85,6 +117,14 @@ def test_the_additions_change_what_they_name_and_nothing_else():
         "SecondFactorRequired",
         "VerifyLoginInput",
         "ResetPasswordInput",
+        "Session",  # issue 13: refreshToken null in cookie mode
     }
     assert applied["SecondFactorRequired"]["fields"]["sentTo"][0] == "String"  # type: ignore[index]
     assert applied["VerifyLoginInput"]["method"] == "SecondFactor!"  # type: ignore[index]
+
+
+def test_refresh_session_takes_its_token_optionally_and_a_session_may_omit_it():
+    applied = shape(contract_schema())
+    mutation = applied["Mutation"]["fields"]  # type: ignore[index]
+    assert mutation["refreshSession"] == ("RefreshSessionResult!", {"refreshToken": "String"})
+    assert applied["Session"]["fields"]["refreshToken"][0] == "String"  # type: ignore[index]

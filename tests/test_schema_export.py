@@ -40,6 +40,9 @@ def test_every_contract_operation_has_the_contract_signature():
         "confirmTotp": "ConfirmTotpResult!",
         "disableTotp": "DisableTotpResult!",
         "regenerateRecoveryCodes": "RegenerateRecoveryCodesResult!",
+        # issue 13: sessions you can see and end
+        "revokeSession": "RevokeSessionResult!",
+        "revokeOtherSessions": "RevokeSessionResult!",
     }
     assert {name: str(f.type) for name, f in mutation.items()} == expected
     assert str(schema.query_type.fields["me"].type) == "User"

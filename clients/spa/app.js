@@ -10,11 +10,13 @@ import {
   end,
   logout,
   onChange,
+  restore,
   run,
   runAuthenticated,
   setUser,
   status,
 } from "./session.js";
+import { showSessions } from "./sessions.js";
 
 const $ = (selector) => document.querySelector(selector);
 // The challenges bind each code to the request that caused it: a signup's code completes
@@ -234,6 +236,7 @@ async function loadMe() {
   const me = await runAuthenticated("Me");
   if (me === null) return end("Your session has ended. Please log in again.");
   setUser(me);
+  await showSessions();
 }
 
 function render(user) {
@@ -340,6 +343,12 @@ for (const back of document.querySelectorAll("[data-go]")) {
 
 secondFactors.install({ showError, notice, onSubmit, onClick, until });
 
-// Nothing is kept between visits (see session.js): every visit starts logged out.
+// In cookie mode the refresh cookie restores the login on load (see session.js); without
+// it, every visit starts logged out.
 show("start");
-document.body.dataset.ready = "1";
+restore()
+  .then((back) => (back ? enterAccount() : null))
+  .catch(() => null)
+  .finally(() => {
+    document.body.dataset.ready = "1";
+  });

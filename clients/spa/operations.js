@@ -112,8 +112,9 @@ query Me {
 }
 `;
 
-export const RefreshSession = `# Trade the refresh token for a new Session before the access token expires.
-mutation RefreshSession($refreshToken: String!) {
+export const RefreshSession = `# Trade the refresh token for a new Session before the access token expires (in cookie mode
+# without refreshToken: the cookie is used, and the answer's refreshToken is null).
+mutation RefreshSession($refreshToken: String) {
   refreshSession(refreshToken: $refreshToken) {
     __typename
     ... on MutationError { message }
@@ -174,6 +175,27 @@ mutation ResetPassword($input: ResetPasswordInput!) {
 }
 `;
 
+export const RevokeOtherSessions = `# End every session of the caller's account except this one.
+mutation RevokeOtherSessions {
+  revokeOtherSessions {
+    __typename
+    ... on MutationError { message }
+    ... on LoggedOut { message }
+  }
+}
+`;
+
+export const RevokeSession = `# End one of the caller's sessions by its id (from Sessions); its tokens stop working.
+mutation RevokeSession($id: ID!) {
+  revokeSession(id: $id) {
+    __typename
+    ... on MutationError { message }
+    ... on InvalidInput { field }
+    ... on LoggedOut { message }
+  }
+}
+`;
+
 export const SecurityActivity = `# The caller's second factors and recent security history (newest first); null without a valid access token.
 query SecurityActivity($first: Int! = 20) {
   me {
@@ -181,6 +203,15 @@ query SecurityActivity($first: Int! = 20) {
     totpEnabled
     recoveryCodesLeft
     securityEvents(first: $first) { kind at ipAddress userAgent }
+  }
+}
+`;
+
+export const Sessions = `# The caller's live sessions (one per login), most recently used first; null without a valid access token.
+query Sessions {
+  me {
+    id
+    sessions { id current createdAt lastUsedAt userAgent ipAddress }
   }
 }
 `;
@@ -271,12 +302,15 @@ export const DOCUMENT_IDS = {
   Login: "sha256:a2f3badae8ee8f6658321b1e5d77af32da88ac2c53120846c45fcbba7a7340d6",
   Logout: "sha256:2d76c8bafdd958d75d1185e23a598942e03b10ef963996e3e5df733aa7990c6a",
   Me: "sha256:5f94d770344d9d520aeaf29fbee188a268fc81d0afae074641571a9d33ee482b",
-  RefreshSession: "sha256:bf6443d94ff005521eb0157c38c135cb139e51a0a51d38035a42158328104d11",
+  RefreshSession: "sha256:1677462ce9b98ebdbdb191292cd85c4b4cedbea7662ab71b947b86fd89bd681d",
   RegenerateRecoveryCodes: "sha256:1d7f09e79cde286d696cf33775d1c4f67da8d87d6ac21f0e964d3401c627d4b6",
   RequestReset: "sha256:0de81964e5b518f402b31045758660bedf1ba4639231064c0c8920184b4ba82c",
   ResendVerification: "sha256:e2a01c96bba5e354bb568ce5fc392ff9f92e0dd10e6bcec1f44ac6ee9b135c93",
   ResetPassword: "sha256:c17ed5072b28eb05f1abffa7412177b6a5becdd6e05f078f689748c6a967e02e",
+  RevokeOtherSessions: "sha256:7071e9a494b393dc586aee7382dba3e52723706eec3a8a63540614916ba780ab",
+  RevokeSession: "sha256:59b7ae175534d05a6dc2291fbbecff0f3f6031c45ced24f94ae836645590c16a",
   SecurityActivity: "sha256:5461f5f6939a2add5442feead19db4675cde887d27c2246fc6c69d5dd57d7f99",
+  Sessions: "sha256:14c488ac58929594eab3f4e228ecf9aed39c53c5becdcef823ca7765066fd212",
   SetTwoFactor: "sha256:6a12d457f609449aaa0b43ab9a027e2dd44a3018460461f3e79a50751b3a9174",
   SetupTotp: "sha256:e8b9e8cfbf5e6b8c3c36ba3348e7b6218d0915e2db13251b6d2356adc17382ec",
   Signup: "sha256:09ff5094cb24ec2e1d415ecd5483fb12e7c0446f6f59cc7043f2edbde56f1311",

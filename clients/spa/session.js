@@ -1,15 +1,27 @@
 // The API transport and the logged-in session: the only module that sees the tokens.
 //
-// Where the tokens live, and why there: in the module-private variables below, closed over
-// by this module's functions and never exported, never put on `window`, never written to
-// localStorage, sessionStorage, IndexedDB or a cookie. Web storage is readable by every
-// script that runs on this origin and outlives the tab; a module's own `let` bindings are
-// reachable only through the functions this module chooses to export, and none of them
-// returns a token. Together with the page's Content-Security-Policy (scripts from this
-// origin only, no inline script), a script injected into the page has no variable to read
-// the refresh token from. That is as far as a page can go: injected code could still call
-// the exported functions while the page is open, or replace `fetch` before this module
-// runs, which the CSP is there to prevent. The cost is that a reload logs the person out.
+// Where the tokens live, and why there. With the server in cookie mode (REFRESH_COOKIE=on,
+// which this page is made for), the refresh token never reaches this page at all: the
+// server keeps it in an HttpOnly, SameSite=Strict cookie that no script can read, and the
+// answers carry `refreshToken: null`. The page holds only the short-lived access token, in
+// the module-private variables below; on load it calls refreshSession without an argument
+// and the browser sends the cookie, so a reload keeps the person logged in (restore()).
+// Against a server without cookie mode, the refresh token is kept here too, and a reload
+// logs the person out.
+//
+// Either way the variables are closed over by this module's functions and never exported,
+// never put on `window`, never written to localStorage, sessionStorage or IndexedDB. Web
+// storage is readable by every script that runs on this origin and outlives the tab; a
+// module's own `let` bindings are reachable only through the functions this module chooses
+// to export, and none of them returns a token. Together with the page's
+// Content-Security-Policy (scripts from this origin only, no inline script), a script
+// injected into the page has no variable to read a token from. That is as far as a page can
+// go: injected code could still call the exported functions while the page is open, or
+// replace `fetch` before this module runs, which the CSP is there to prevent.
+//
+// Two tabs share the cookie: when both refresh at once, the server's refresh grace answers
+// both with the same successor, so both stay logged in. A logout in one tab ends the
+// session; the other notices on its next call (NotAuthenticated, then a refresh that fails).
 
 import * as operations from "./operations.js";
 
@@ -17,7 +29,8 @@ const API_URL = document.documentElement.dataset.api || "/graphql";
 const RETRY_REFRESH_MS = 5_000;
 
 let accessToken = null;
-let refreshToken = null;
+let refreshToken = null; // null in cookie mode: the cookie holds it
+let cookieMode = false; // the server answered a Session without a refresh token
 let accessExpiresAt = 0; // in this browser's clock (ms), corrected for the server's clock
 let user = null;
 let refreshTimer = null;
@@ -44,9 +57,10 @@ export async function run(name, variables = {}) {
  */
 export async function runAuthenticated(name, variables = {}) {
   if (refreshing) await refreshing;
-  if (refreshToken && accessExpiresAt - Date.now() < 2_000) await refresh();
+  if (canRefresh() && accessExpiresAt - Date.now() < 2_000) await refresh();
   let answer = await post(name, variables, accessToken);
-  if (answer.value?.__typename === "NotAuthenticated" && refreshToken && (await refresh())) {
+  const refused = answer.value === null || answer.value?.__typename === "NotAuthenticated";
+  if (refused && canRefresh() && (await refresh())) {
     answer = await post(name, variables, accessToken);
   }
   return take(answer);
@@ -72,6 +86,7 @@ function adopt(session, serverNow) {
   generation += 1;
   accessToken = session.accessToken;
   refreshToken = session.refreshToken;
+  cookieMode = session.refreshToken === null;
   user = session.user;
   const lifetime = Date.parse(session.expiresAt) - (serverNow ?? Date.now());
   accessExpiresAt = Date.now() + lifetime;
@@ -91,7 +106,8 @@ export function end(reason = null) {
 /** Logs out this session (or every session) and forgets it. */
 export async function logout(everywhere = false) {
   if (refreshing) await refreshing;
-  const answer = (await post("Logout", { refreshToken, everywhere }, accessToken)).value;
+  const variables = cookieMode ? { everywhere } : { refreshToken, everywhere };
+  const answer = (await post("Logout", variables, accessToken)).value;
   if (answer.__typename === "LoggedOut") end();
   return answer;
 }
@@ -115,9 +131,28 @@ export function onChange(listener) {
   listeners.add(listener);
 }
 
+function canRefresh() {
+  return accessToken !== null && (cookieMode || refreshToken !== null);
+}
+
+/**
+ * On load: the login this browser's refresh cookie stands for, if any (cookie mode). Answers
+ * whether the person is logged in again.
+ */
+export async function restore() {
+  try {
+    const { value, serverNow } = await post("RefreshSession", {}, null);
+    if (value?.__typename !== "Session" || accessToken !== null) return accessToken !== null;
+    adopt(value, serverNow);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Trades the refresh token for a new session before the access token expires. */
 export function refresh() {
-  if (!refreshToken) return Promise.resolve(false);
+  if (!canRefresh()) return Promise.resolve(false);
   if (!refreshing) {
     refreshing = rotate(generation).finally(() => {
       refreshing = null;
@@ -128,7 +163,8 @@ export function refresh() {
 
 async function rotate(startedIn) {
   try {
-    const { value, serverNow } = await post("RefreshSession", { refreshToken }, null);
+    const variables = cookieMode ? {} : { refreshToken };
+    const { value, serverNow } = await post("RefreshSession", variables, null);
     if (startedIn !== generation) return accessToken !== null; // a newer session won
     if (value.__typename === "Session") {
       refreshes += 1;
@@ -153,7 +189,7 @@ function schedule(lifetime) {
 
 // Timers stall in background tabs: on coming back, refresh at once if it is due.
 document.addEventListener("visibilitychange", () => {
-  if (document.visibilityState === "visible" && refreshToken) {
+  if (document.visibilityState === "visible" && canRefresh()) {
     const left = accessExpiresAt - Date.now();
     if (left < 60_000) refresh();
   }
@@ -171,7 +207,9 @@ async function post(name, variables, token) {
       method: "POST",
       headers,
       body: JSON.stringify({ documentId, variables, operationName: name }),
-      credentials: "omit",
+      // The refresh cookie goes with requests to this page's own origin only (cookie mode);
+      // an API on another origin of the same site needs "include" and CORS_ORIGINS.
+      credentials: API_URL.startsWith("/") ? "same-origin" : "include",
       cache: "no-store",
     });
   } catch {

@@ -121,11 +121,24 @@ from .reset_password import (
     ResetPasswordResetPasswordTooManyAttempts,
     ResetPasswordResetPasswordWeakPassword,
 )
+from .revoke_other_sessions import (
+    RevokeOtherSessions,
+    RevokeOtherSessionsRevokeOtherSessionsInvalidInput,
+    RevokeOtherSessionsRevokeOtherSessionsLoggedOut,
+    RevokeOtherSessionsRevokeOtherSessionsNotAuthenticated,
+)
+from .revoke_session import (
+    RevokeSession,
+    RevokeSessionRevokeSessionInvalidInput,
+    RevokeSessionRevokeSessionLoggedOut,
+    RevokeSessionRevokeSessionNotAuthenticated,
+)
 from .security_activity import (
     SecurityActivity,
     SecurityActivityMe,
     SecurityActivityMeSecurityEvents,
 )
+from .sessions import Sessions, SessionsMe, SessionsMeSessions
 from .set_two_factor import (
     SetTwoFactor,
     SetTwoFactorSetTwoFactorInvalidCredentials,
@@ -262,10 +275,21 @@ __all__ = [
     "ResetPasswordResetPasswordRateLimited",
     "ResetPasswordResetPasswordTooManyAttempts",
     "ResetPasswordResetPasswordWeakPassword",
+    "RevokeOtherSessions",
+    "RevokeOtherSessionsRevokeOtherSessionsInvalidInput",
+    "RevokeOtherSessionsRevokeOtherSessionsLoggedOut",
+    "RevokeOtherSessionsRevokeOtherSessionsNotAuthenticated",
+    "RevokeSession",
+    "RevokeSessionRevokeSessionInvalidInput",
+    "RevokeSessionRevokeSessionLoggedOut",
+    "RevokeSessionRevokeSessionNotAuthenticated",
     "SecondFactor",
     "SecurityActivity",
     "SecurityActivityMe",
     "SecurityActivityMeSecurityEvents",
+    "Sessions",
+    "SessionsMe",
+    "SessionsMeSessions",
     "SetTwoFactor",
     "SetTwoFactorInput",
     "SetTwoFactorSetTwoFactorInvalidCredentials",

@@ -26,7 +26,7 @@ class ChangePasswordChangePasswordPasswordChanged(BaseModel):
 
 class ChangePasswordChangePasswordPasswordChangedSession(BaseModel):
     access_token: str = Field(alias="accessToken")
-    refresh_token: str = Field(alias="refreshToken")
+    refresh_token: Optional[str] = Field(alias="refreshToken")
     expires_at: datetime = Field(alias="expiresAt")
     user: "ChangePasswordChangePasswordPasswordChangedSessionUser"
 

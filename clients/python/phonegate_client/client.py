@@ -30,7 +30,10 @@ from .regenerate_recovery_codes import RegenerateRecoveryCodes
 from .request_reset import RequestReset
 from .resend_verification import ResendVerification
 from .reset_password import ResetPassword
+from .revoke_other_sessions import RevokeOtherSessions
+from .revoke_session import RevokeSession
 from .security_activity import SecurityActivity
+from .sessions import Sessions
 from .set_two_factor import SetTwoFactor
 from .setup_totp import SetupTotp
 from .signup import Signup
@@ -323,10 +326,10 @@ class PhonegateClient(AsyncBaseClient):
         return Me.model_validate(data)
 
     async def refresh_session(
-        self, refresh_token: str, **kwargs: Any
+        self, refresh_token: Union[Optional[str], UnsetType] = UNSET, **kwargs: Any
     ) -> RefreshSession:
         query = gql("""
-            mutation RefreshSession($refreshToken: String!) {
+            mutation RefreshSession($refreshToken: String) {
               refreshSession(refreshToken: $refreshToken) {
                 __typename
                 ... on MutationError {
@@ -477,6 +480,54 @@ class PhonegateClient(AsyncBaseClient):
         data = self.get_data(response)
         return ResetPassword.model_validate(data)
 
+    async def revoke_other_sessions(self, **kwargs: Any) -> RevokeOtherSessions:
+        query = gql("""
+            mutation RevokeOtherSessions {
+              revokeOtherSessions {
+                __typename
+                ... on MutationError {
+                  message
+                }
+                ... on LoggedOut {
+                  message
+                }
+              }
+            }
+            """)
+        variables: dict[str, object] = {}
+        response = await self.execute(
+            query=query,
+            operation_name="RevokeOtherSessions",
+            variables=variables,
+            **kwargs,
+        )
+        data = self.get_data(response)
+        return RevokeOtherSessions.model_validate(data)
+
+    async def revoke_session(self, id: str, **kwargs: Any) -> RevokeSession:
+        query = gql("""
+            mutation RevokeSession($id: ID!) {
+              revokeSession(id: $id) {
+                __typename
+                ... on MutationError {
+                  message
+                }
+                ... on InvalidInput {
+                  field
+                }
+                ... on LoggedOut {
+                  message
+                }
+              }
+            }
+            """)
+        variables: dict[str, object] = {"id": id}
+        response = await self.execute(
+            query=query, operation_name="RevokeSession", variables=variables, **kwargs
+        )
+        data = self.get_data(response)
+        return RevokeSession.model_validate(data)
+
     async def security_activity(self, first: int, **kwargs: Any) -> SecurityActivity:
         query = gql("""
             query SecurityActivity($first: Int! = 20) {
@@ -502,6 +553,29 @@ class PhonegateClient(AsyncBaseClient):
         )
         data = self.get_data(response)
         return SecurityActivity.model_validate(data)
+
+    async def sessions(self, **kwargs: Any) -> Sessions:
+        query = gql("""
+            query Sessions {
+              me {
+                id
+                sessions {
+                  id
+                  current
+                  createdAt
+                  lastUsedAt
+                  userAgent
+                  ipAddress
+                }
+              }
+            }
+            """)
+        variables: dict[str, object] = {}
+        response = await self.execute(
+            query=query, operation_name="Sessions", variables=variables, **kwargs
+        )
+        data = self.get_data(response)
+        return Sessions.model_validate(data)
 
     async def set_two_factor(
         self, input: SetTwoFactorInput, **kwargs: Any

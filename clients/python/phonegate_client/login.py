@@ -24,7 +24,7 @@ class Login(BaseModel):
 class LoginLoginSession(BaseModel):
     typename__: Literal["Session"] = Field(alias="__typename")
     access_token: str = Field(alias="accessToken")
-    refresh_token: str = Field(alias="refreshToken")
+    refresh_token: Optional[str] = Field(alias="refreshToken")
     expires_at: datetime = Field(alias="expiresAt")
     user: "LoginLoginSessionUser"
 

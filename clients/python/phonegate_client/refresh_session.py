@@ -19,7 +19,7 @@ class RefreshSession(BaseModel):
 class RefreshSessionRefreshSessionSession(BaseModel):
     typename__: Literal["Session"] = Field(alias="__typename")
     access_token: str = Field(alias="accessToken")
-    refresh_token: str = Field(alias="refreshToken")
+    refresh_token: Optional[str] = Field(alias="refreshToken")
     expires_at: datetime = Field(alias="expiresAt")
     user: "RefreshSessionRefreshSessionSessionUser"
 
