@@ -146,6 +146,7 @@ class Outbox:
         replaces: bool = True,
         channel: str = SMS,
         locale: str = "en",
+        code_id: int | None = None,
         **extra: str,
     ) -> OutboxMessage:
         """Queue one message; call inside the transaction of the change that causes it.
@@ -179,6 +180,7 @@ class Outbox:
             body=body,
             state=SUPPRESSED if suppressed else QUEUED,
             channel=channel,
+            code_id=code_id,
             next_attempt_at=now(),
             send_before=send_before,
         )

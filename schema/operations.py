@@ -14,6 +14,7 @@ from schema.context import Info
 from schema.errors import to_result
 from schema.types import (
     AccountDeleted,
+    Channel,
     IdentityChanged,
     IdentityChangePending,
     LoggedOut,
@@ -32,6 +33,10 @@ from schema.types import (
 )
 
 NOT_AUTHENTICATED = NotAuthenticated(message=AuthRequired.message)
+CHANNEL_HELP = (
+    "How the code goes: SMS (default), VOICE (a call that reads it) or WHATSAPP; one of the "
+    "server's ALLOWED_CHANNELS, else InvalidInput on `channel` and nothing is sent."
+)
 
 
 @strawberry.type(
@@ -74,7 +79,13 @@ class Mutation:
         ctx = info.context
         try:
             sent = await signup.start(
-                ctx.deps, ctx.client, input.phone, input.password, input.username
+                ctx.deps,
+                ctx.client,
+                input.phone,
+                input.password,
+                input.username,
+                locale=input.locale,
+                channel=input.channel.name.lower(),
             )
         except DomainError as e:
             return to_result(e)
@@ -95,10 +106,17 @@ class Mutation:
         challenge: Annotated[
             str, strawberry.argument(description="`VerificationSent.challenge` of the signup.")
         ],
+        channel: Annotated[
+            Channel,
+            strawberry.argument(
+                description=CHANNEL_HELP + " A resend may switch channel: the code's count "
+                "of wrong guesses carries over."
+            ),
+        ] = Channel.SMS,
     ) -> r.ResendVerificationResult:
         ctx = info.context
         try:
-            sent = await signup.resend(ctx.deps, ctx.client, phone, challenge)
+            sent = await signup.resend(ctx.deps, ctx.client, phone, challenge, channel.name.lower())
         except DomainError as e:
             return to_result(e)
         return VerificationSent(
@@ -135,10 +153,21 @@ class Mutation:
         input: Annotated[
             i.LoginInput, strawberry.argument(description="Phone or username, and password.")
         ],
+        channel: Annotated[
+            Channel,
+            strawberry.argument(
+                description=CHANNEL_HELP + " Used when the login answers SecondFactorRequired "
+                "with a `login_code`. A top-level argument rather than a LoginInput field, as "
+                "the contract names it an argument of `login`, like those of "
+                "`resendVerification` and `requestReset`."
+            ),
+        ] = Channel.SMS,
     ) -> r.LoginResult:
         ctx = info.context
         try:
-            outcome = await sessions.login(ctx.deps, ctx.client, input.identifier, input.password)
+            outcome = await sessions.login(
+                ctx.deps, ctx.client, input.identifier, input.password, channel.name.lower()
+            )
         except DomainError as e:
             return to_result(e)
         if isinstance(outcome, sessions.SecondFactor):
@@ -246,10 +275,11 @@ class Mutation:
         phone: Annotated[
             str, strawberry.argument(description="The account's phone, in any common format.")
         ],
+        channel: Annotated[Channel, strawberry.argument(description=CHANNEL_HELP)] = Channel.SMS,
     ) -> r.RequestResetResult:
         ctx = info.context
         try:
-            sent = await reset.request(ctx.deps, ctx.client, phone)
+            sent = await reset.request(ctx.deps, ctx.client, phone, channel.name.lower())
         except DomainError as e:
             return to_result(e)
         return ResetCodeSent(phone=sent.phone, expires_at=sent.expires_at, challenge=sent.challenge)

@@ -36,6 +36,10 @@ class User:
     created_at: datetime = strawberry.field(
         description="When the account was created (signup), with its UTC offset."
     )
+    locale: str = strawberry.field(
+        description='BCP 47 language tag of the account\'s messages and calls, e.g. "es", '
+        '"pt-BR"; chosen at signup.'
+    )
 
     # issue 14: second factors beyond SMS, security history
     @strawberry.field(
@@ -71,6 +75,7 @@ class User:
             pending_phone=user.pending_phone,
             two_factor_enabled=user.two_factor_enabled,
             created_at=user.created_at,
+            locale=user.locale or "en",
         )
 
 
@@ -313,6 +318,18 @@ class AccountDeleted:
 
 
 # --- issue 14: second factors beyond SMS, recovery, security history -------------------------
+
+
+@strawberry.enum(
+    description="How a code goes to the phone. Only the channels in the server's "
+    "ALLOWED_CHANNELS are accepted (else InvalidInput on `channel`)."
+)
+class Channel(Enum):
+    SMS = strawberry.enum_value("sms", description="A text message.")
+    VOICE = strawberry.enum_value(
+        "voice", description="A phone call that reads the code digit by digit, twice."
+    )
+    WHATSAPP = strawberry.enum_value("whatsapp", description="A WhatsApp message.")
 
 
 @strawberry.enum(description="A second factor that can complete a login.")
