@@ -11,7 +11,7 @@ from resolvers.errors import AuthRequired, DomainError
 from schema import inputs as i
 from schema import results as r
 from schema.context import Info
-from schema.errors import to_result
+from schema.errors import said, to_result
 from schema.types import (
     AccountDeleted,
     Channel,
@@ -32,7 +32,6 @@ from schema.types import (
     VerificationSent,
 )
 
-NOT_AUTHENTICATED = NotAuthenticated(message=AuthRequired.message)
 CHANNEL_HELP = (
     "How the code goes: SMS (default), VOICE (a call that reads it) or WHATSAPP; one of the "
     "server's ALLOWED_CHANNELS, else InvalidInput on `channel` and nothing is sent."
@@ -88,7 +87,7 @@ class Mutation:
                 channel=input.channel.name.lower(),
             )
         except DomainError as e:
-            return to_result(e)
+            return to_result(e, info)
         return VerificationSent(
             phone=sent.phone, expires_at=sent.expires_at, challenge=sent.challenge
         )
@@ -118,7 +117,7 @@ class Mutation:
         try:
             sent = await signup.resend(ctx.deps, ctx.client, phone, challenge, channel.name.lower())
         except DomainError as e:
-            return to_result(e)
+            return to_result(e, info)
         return VerificationSent(
             phone=sent.phone, expires_at=sent.expires_at, challenge=sent.challenge
         )
@@ -140,7 +139,7 @@ class Mutation:
                 ctx.deps, ctx.client, input.phone, input.challenge, input.code
             )
         except DomainError as e:
-            return to_result(e)
+            return to_result(e, info)
         return Session.of(issued)
 
     @strawberry.mutation(
@@ -169,7 +168,7 @@ class Mutation:
                 ctx.deps, ctx.client, input.identifier, input.password, channel.name.lower()
             )
         except DomainError as e:
-            return to_result(e)
+            return to_result(e, info)
         if isinstance(outcome, sessions.SecondFactor):
             return SecondFactorRequired(
                 challenge=outcome.challenge,
@@ -197,7 +196,7 @@ class Mutation:
                 ctx.deps, ctx.client, input.challenge, input.code, input.method.name.lower()
             )
         except DomainError as e:
-            return to_result(e)
+            return to_result(e, info)
         return Session.of(issued)
 
     @strawberry.mutation(
@@ -214,13 +213,13 @@ class Mutation:
         ctx = info.context
         caller = await ctx.caller()
         if caller is None:
-            return NOT_AUTHENTICATED
+            return NotAuthenticated(message=said(AuthRequired.message, info))
         try:
             user = await account.set_two_factor(
                 ctx.deps, caller, input.current_password, input.enabled, ctx.client
             )
         except DomainError as e:
-            return to_result(e)
+            return to_result(e, info)
         return TwoFactorUpdated(user=User.of(user))
 
     @strawberry.mutation(
@@ -237,7 +236,7 @@ class Mutation:
         try:
             issued = await sessions.refresh(info.context.deps, refresh_token)
         except DomainError as e:
-            return to_result(e)
+            return to_result(e, info)
         return Session.of(issued)
 
     @strawberry.mutation(
@@ -262,8 +261,10 @@ class Mutation:
                 ctx.deps, await ctx.caller(), refresh_token, everywhere, ctx.client
             )
         except DomainError as e:
-            return to_result(e)
-        return LoggedOut(message="Logged out everywhere." if everywhere else "Logged out.")
+            return to_result(e, info)
+        return LoggedOut(
+            message=said("Logged out everywhere." if everywhere else "Logged out.", info)
+        )
 
     @strawberry.mutation(
         description="Send a `reset_password` code if the phone has an account (same answer "
@@ -281,7 +282,7 @@ class Mutation:
         try:
             sent = await reset.request(ctx.deps, ctx.client, phone, channel.name.lower())
         except DomainError as e:
-            return to_result(e)
+            return to_result(e, info)
         return ResetCodeSent(phone=sent.phone, expires_at=sent.expires_at, challenge=sent.challenge)
 
     @strawberry.mutation(
@@ -307,8 +308,8 @@ class Mutation:
                 input.second_factor_code,
             )
         except DomainError as e:
-            return to_result(e)
-        return PasswordReset(message="Password reset. Log in with the new password.")
+            return to_result(e, info)
+        return PasswordReset(message=said("Password reset. Log in with the new password.", info))
 
     @strawberry.mutation(
         description="Change the caller's password (logged in). Every session ends, this one too: "
@@ -325,13 +326,13 @@ class Mutation:
         ctx = info.context
         caller = await ctx.caller()
         if caller is None:
-            return NOT_AUTHENTICATED
+            return NotAuthenticated(message=said(AuthRequired.message, info))
         try:
             issued = await account.change_password(
                 ctx.deps, caller, input.current_password, input.new_password, ctx.client
             )
         except DomainError as e:
-            return to_result(e)
+            return to_result(e, info)
         return PasswordChanged(session=Session.of(issued))
 
     @strawberry.mutation(
@@ -351,13 +352,13 @@ class Mutation:
         ctx = info.context
         caller = await ctx.caller()
         if caller is None:
-            return NOT_AUTHENTICATED
+            return NotAuthenticated(message=said(AuthRequired.message, info))
         try:
             pending = await identity.request(
                 ctx.deps, ctx.client, caller, input.current_password, input.phone, input.username
             )
         except DomainError as e:
-            return to_result(e)
+            return to_result(e, info)
         return IdentityChangePending(sent_to=pending.sent_to, expires_at=pending.expires_at)
 
     @strawberry.mutation(
@@ -374,11 +375,11 @@ class Mutation:
         ctx = info.context
         caller = await ctx.caller()
         if caller is None:
-            return NOT_AUTHENTICATED
+            return NotAuthenticated(message=said(AuthRequired.message, info))
         try:
             user = await identity.confirm(ctx.deps, ctx.client, caller, code)
         except DomainError as e:
-            return to_result(e)
+            return to_result(e, info)
         return IdentityChanged(user=User.of(user))
 
     @strawberry.mutation(
@@ -396,12 +397,12 @@ class Mutation:
         ctx = info.context
         caller = await ctx.caller()
         if caller is None:
-            return NOT_AUTHENTICATED
+            return NotAuthenticated(message=said(AuthRequired.message, info))
         try:
             await account.delete(ctx.deps, caller, input.current_password)
         except DomainError as e:
-            return to_result(e)
-        return AccountDeleted(message="Account deleted.")
+            return to_result(e, info)
+        return AccountDeleted(message=said("Account deleted.", info))
 
     # --- issue 14: second factors beyond SMS -----------------------------------------------
 
@@ -419,11 +420,11 @@ class Mutation:
         ctx = info.context
         caller = await ctx.caller()
         if caller is None:
-            return NOT_AUTHENTICATED
+            return NotAuthenticated(message=said(AuthRequired.message, info))
         try:
             made = await second_factors.setup(ctx.deps, caller, current_password)
         except DomainError as e:
-            return to_result(e)
+            return to_result(e, info)
         return TotpSetup(secret=made.secret, otpauth_uri=made.otpauth_uri)
 
     @strawberry.mutation(
@@ -438,11 +439,11 @@ class Mutation:
         ctx = info.context
         caller = await ctx.caller()
         if caller is None:
-            return NOT_AUTHENTICATED
+            return NotAuthenticated(message=said(AuthRequired.message, info))
         try:
             codes = await second_factors.confirm(ctx.deps, ctx.client, caller, code)
         except DomainError as e:
-            return to_result(e)
+            return to_result(e, info)
         return RecoveryCodes(codes=codes)
 
     @strawberry.mutation(
@@ -459,11 +460,11 @@ class Mutation:
         ctx = info.context
         caller = await ctx.caller()
         if caller is None:
-            return NOT_AUTHENTICATED
+            return NotAuthenticated(message=said(AuthRequired.message, info))
         try:
             user = await second_factors.disable(ctx.deps, ctx.client, caller, current_password)
         except DomainError as e:
-            return to_result(e)
+            return to_result(e, info)
         return TwoFactorUpdated(user=User.of(user))
 
     @strawberry.mutation(
@@ -480,11 +481,11 @@ class Mutation:
         ctx = info.context
         caller = await ctx.caller()
         if caller is None:
-            return NOT_AUTHENTICATED
+            return NotAuthenticated(message=said(AuthRequired.message, info))
         try:
             codes = await second_factors.regenerate_recovery_codes(
                 ctx.deps, ctx.client, caller, current_password
             )
         except DomainError as e:
-            return to_result(e)
+            return to_result(e, info)
         return RecoveryCodes(codes=codes)
