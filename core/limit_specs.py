@@ -20,6 +20,8 @@ DEFAULTS: dict[str, str] = {
     # its own: sms_per_phone is it.
     "voice_per_phone": "3/10 minutes;5/day",
     "whatsapp_per_phone": "5/10 minutes;10/day",
+    # deliveryStatus per client address: a page polls every few seconds for some minutes.
+    "status_per_client": "300/10 minutes;2000/day",
     # Code guesses and logins per client address (all attempts, counted before the work).
     "verify_per_client": "30/10 minutes;200/day",
     "login_per_client": "20/10 minutes;200/day",

@@ -289,6 +289,61 @@ MESSAGES: dict[str, dict[str, str]] = {
         "de": "Konto gelöscht.",
         "pt": "Conta excluída.",
     },
+    # what happened to a code's message (notifier/reasons.py)
+    "The phone is switched off or out of reach.": {
+        "es": "El teléfono está apagado o fuera de cobertura.",
+        "fr": "Le téléphone est éteint ou hors de portée.",
+        "de": "Das Telefon ist ausgeschaltet oder nicht erreichbar.",
+        "pt": "O telefone está desligado ou fora de área.",
+    },
+    "That number does not exist or is no longer in service.": {
+        "es": "Ese número no existe o ya no está en servicio.",
+        "fr": "Ce numéro n'existe pas ou n'est plus attribué.",
+        "de": "Diese Nummer gibt es nicht oder nicht mehr.",
+        "pt": "Esse número não existe ou não está mais em serviço.",
+    },
+    "That number cannot receive texts.": {
+        "es": "Ese número no puede recibir mensajes de texto.",
+        "fr": "Ce numéro ne peut pas recevoir de SMS.",
+        "de": "Diese Nummer kann keine SMS empfangen.",
+        "pt": "Esse número não pode receber mensagens de texto.",
+    },
+    "The phone company did not deliver it.": {
+        "es": "La operadora no lo entregó.",
+        "fr": "L'opérateur ne l'a pas remis.",
+        "de": "Der Mobilfunkanbieter hat sie nicht zugestellt.",
+        "pt": "A operadora não entregou.",
+    },
+    "That number cannot be reached.": {
+        "es": "No se puede contactar con ese número.",
+        "fr": "Ce numéro est injoignable.",
+        "de": "Diese Nummer ist nicht erreichbar.",
+        "pt": "Não é possível contatar esse número.",
+    },
+    "That number has blocked our messages.": {
+        "es": "Ese número ha bloqueado nuestros mensajes.",
+        "fr": "Ce numéro a bloqué nos messages.",
+        "de": "Diese Nummer hat unsere Nachrichten blockiert.",
+        "pt": "Esse número bloqueou nossas mensagens.",
+    },
+    "That number is not on WhatsApp.": {
+        "es": "Ese número no está en WhatsApp.",
+        "fr": "Ce numéro n'est pas sur WhatsApp.",
+        "de": "Diese Nummer ist nicht bei WhatsApp.",
+        "pt": "Esse número não está no WhatsApp.",
+    },
+    "Nobody answered the call.": {
+        "es": "Nadie contestó la llamada.",
+        "fr": "Personne n'a répondu à l'appel.",
+        "de": "Niemand hat den Anruf angenommen.",
+        "pt": "Ninguém atendeu a ligação.",
+    },
+    "It could not be sent.": {
+        "es": "No se pudo enviar.",
+        "fr": "Il n'a pas pu être envoyé.",
+        "de": "Sie konnte nicht gesendet werden.",
+        "pt": "Não foi possível enviar.",
+    },
 }
 
 

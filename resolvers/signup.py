@@ -180,6 +180,7 @@ async def _tell_owner(deps: Deps, owner: User, issued: codes.IssuedCode, channel
         channel=channel,
         locale=languages.of(owner),
         code_id=issued.row_id,
+        send_before=issued.expires_at,  # late, it would be abandoned as the code's would be
     )
 
 

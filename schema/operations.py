@@ -6,7 +6,7 @@ from typing import Annotated
 
 import strawberry
 
-from resolvers import account, identity, reset, second_factors, sessions, signup
+from resolvers import account, delivery, identity, reset, second_factors, sessions, signup
 from resolvers.errors import AuthRequired, DomainError
 from schema import inputs as i
 from schema import results as r
@@ -15,6 +15,8 @@ from schema.errors import said, to_result
 from schema.types import (
     AccountDeleted,
     Channel,
+    DeliveryState,
+    DeliveryStatus,
     IdentityChanged,
     IdentityChangePending,
     LoggedOut,
@@ -57,6 +59,30 @@ class Query:
         username: Annotated[str, strawberry.argument(description="The username to check.")],
     ) -> bool:
         return await signup.username_available(info.context.deps, username)
+
+    @strawberry.field(
+        description="What happened to the code a challenge (from `signup`, "
+        "`resendVerification`, `requestReset` or `login`) is waiting for: poll it every few "
+        "seconds; offer a resend by VOICE when it does not arrive. Never tells whether a "
+        "phone is registered (see DeliveryStatus)."
+    )
+    async def delivery_status(
+        self,
+        info: Info,
+        challenge: Annotated[
+            str, strawberry.argument(description="The challenge as answered, unchanged.")
+        ],
+    ) -> r.DeliveryStatusResult:
+        ctx = info.context
+        try:
+            seen = await delivery.status(ctx.deps, ctx.client, challenge)
+        except DomainError as e:
+            return to_result(e, info)
+        return DeliveryStatus(
+            status=DeliveryState[seen.status.upper()],
+            channel=Channel[seen.channel.upper()],
+            reason=said(seen.reason, info) if seen.reason else None,
+        )
 
 
 @strawberry.type(

@@ -7,6 +7,7 @@ import strawberry
 from schema.types import (
     AccountDeleted,
     CodeExpired,
+    DeliveryStatus,
     IdentityChanged,
     IdentityChangePending,
     InvalidCode,
@@ -218,5 +219,14 @@ RegenerateRecoveryCodesResult: TypeAlias = Annotated[
         "RegenerateRecoveryCodesResult",
         "RecoveryCodes: ten new codes, shown once; the old ones stopped working. Else "
         "InvalidCredentials (the password), NotAuthenticated or RateLimited.",
+    ),
+]
+
+DeliveryStatusResult: TypeAlias = Annotated[
+    DeliveryStatus | RateLimited,
+    _union(
+        "DeliveryStatusResult",
+        "DeliveryStatus of the code a challenge names (the same shape for every challenge, "
+        "known or not), or RateLimited (wait `retryAfterSeconds`).",
     ),
 ]

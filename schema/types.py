@@ -332,6 +332,32 @@ class Channel(Enum):
     WHATSAPP = strawberry.enum_value("whatsapp", description="A WhatsApp message.")
 
 
+@strawberry.enum(description="What happened to the message carrying a code.")
+class DeliveryState(Enum):
+    QUEUED = strawberry.enum_value(
+        "queued", description="Accepted and on its way (or no further news is shown)."
+    )
+    SENT = strawberry.enum_value("sent", description="Handed to the phone network.")
+    DELIVERED = strawberry.enum_value(
+        "delivered", description="The phone got it (for a call: it was answered)."
+    )
+    FAILED = strawberry.enum_value("failed", description="It did not arrive; see `reason`.")
+
+
+@strawberry.type(
+    description="What a person waiting for a code may see of its message. It never tells "
+    "whether the phone is registered: a signup shows its real message (the code, or the "
+    "notice a registered phone's owner gets instead); a reset or login code shows QUEUED "
+    "only; an unknown challenge answers like a reset."
+)
+class DeliveryStatus:
+    status: DeliveryState = strawberry.field(description="Where the message is.")
+    channel: Channel = strawberry.field(description="How it goes: SMS, VOICE or WHATSAPP.")
+    reason: str | None = strawberry.field(
+        description="Why it failed, in plain words (Accept-Language); null unless FAILED."
+    )
+
+
 @strawberry.enum(description="A second factor that can complete a login.")
 class SecondFactor(Enum):
     SMS = strawberry.enum_value("sms", description="A `login_code` sent by SMS.")

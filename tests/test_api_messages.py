@@ -11,7 +11,6 @@ from tests import documents as d
 from tests.support import new_phone
 
 
-
 def every_domain_error() -> list[type[errors.DomainError]]:
     found, todo = [], [errors.DomainError]
     while todo:

@@ -86,6 +86,7 @@ def test_the_additions_change_what_they_name_and_nothing_else():
         "VerifyLoginInput",
         "ResetPasswordInput",
         "SignupInput",
+        "Query",
     }
     assert applied["SecondFactorRequired"]["fields"]["sentTo"][0] == "String"  # type: ignore[index]
     assert applied["VerifyLoginInput"]["method"] == "SecondFactor!"  # type: ignore[index]
