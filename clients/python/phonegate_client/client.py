@@ -10,7 +10,9 @@ from .change_password import ChangePassword
 from .confirm_identity_change import ConfirmIdentityChange
 from .confirm_totp import ConfirmTotp
 from .delete_account import DeleteAccount
+from .delivery_status import DeliveryStatus
 from .disable_totp import DisableTotp
+from .enums import Channel
 from .input_types import (
     ChangeIdentityInput,
     ChangePasswordInput,
@@ -100,6 +102,7 @@ class PhonegateClient(AsyncBaseClient):
                       pendingPhone
                       twoFactorEnabled
                       createdAt
+                      locale
                     }
                   }
                 }
@@ -135,6 +138,7 @@ class PhonegateClient(AsyncBaseClient):
                     pendingPhone
                     twoFactorEnabled
                     createdAt
+                    locale
                   }
                 }
               }
@@ -200,6 +204,30 @@ class PhonegateClient(AsyncBaseClient):
         data = self.get_data(response)
         return DeleteAccount.model_validate(data)
 
+    async def delivery_status(self, challenge: str, **kwargs: Any) -> DeliveryStatus:
+        query = gql("""
+            query DeliveryStatus($challenge: String!) {
+              deliveryStatus(challenge: $challenge) {
+                __typename
+                ... on DeliveryStatus {
+                  status
+                  channel
+                  reason
+                }
+                ... on RateLimited {
+                  message
+                  retryAfterSeconds
+                }
+              }
+            }
+            """)
+        variables: dict[str, object] = {"challenge": challenge}
+        response = await self.execute(
+            query=query, operation_name="DeliveryStatus", variables=variables, **kwargs
+        )
+        data = self.get_data(response)
+        return DeliveryStatus.model_validate(data)
+
     async def disable_totp(self, current_password: str, **kwargs: Any) -> DisableTotp:
         query = gql("""
             mutation DisableTotp($currentPassword: String!) {
@@ -228,10 +256,15 @@ class PhonegateClient(AsyncBaseClient):
         data = self.get_data(response)
         return DisableTotp.model_validate(data)
 
-    async def login(self, input: LoginInput, **kwargs: Any) -> Login:
+    async def login(
+        self,
+        input: LoginInput,
+        channel: Union[Optional[Channel], UnsetType] = UNSET,
+        **kwargs: Any,
+    ) -> Login:
         query = gql("""
-            mutation Login($input: LoginInput!) {
-              login(input: $input) {
+            mutation Login($input: LoginInput!, $channel: Channel = SMS) {
+              login(input: $input, channel: $channel) {
                 __typename
                 ... on MutationError {
                   message
@@ -254,6 +287,7 @@ class PhonegateClient(AsyncBaseClient):
                     pendingPhone
                     twoFactorEnabled
                     createdAt
+                    locale
                   }
                 }
                 ... on SecondFactorRequired {
@@ -265,7 +299,7 @@ class PhonegateClient(AsyncBaseClient):
               }
             }
             """)
-        variables: dict[str, object] = {"input": input}
+        variables: dict[str, object] = {"input": input, "channel": channel}
         response = await self.execute(
             query=query, operation_name="Login", variables=variables, **kwargs
         )
@@ -312,6 +346,7 @@ class PhonegateClient(AsyncBaseClient):
                 pendingPhone
                 twoFactorEnabled
                 createdAt
+                locale
               }
             }
             """)
@@ -344,6 +379,7 @@ class PhonegateClient(AsyncBaseClient):
                     pendingPhone
                     twoFactorEnabled
                     createdAt
+                    locale
                   }
                 }
               }
@@ -385,10 +421,15 @@ class PhonegateClient(AsyncBaseClient):
         data = self.get_data(response)
         return RegenerateRecoveryCodes.model_validate(data)
 
-    async def request_reset(self, phone: str, **kwargs: Any) -> RequestReset:
+    async def request_reset(
+        self,
+        phone: str,
+        channel: Union[Optional[Channel], UnsetType] = UNSET,
+        **kwargs: Any,
+    ) -> RequestReset:
         query = gql("""
-            mutation RequestReset($phone: String!) {
-              requestReset(phone: $phone) {
+            mutation RequestReset($phone: String!, $channel: Channel = SMS) {
+              requestReset(phone: $phone, channel: $channel) {
                 __typename
                 ... on MutationError {
                   message
@@ -407,7 +448,7 @@ class PhonegateClient(AsyncBaseClient):
               }
             }
             """)
-        variables: dict[str, object] = {"phone": phone}
+        variables: dict[str, object] = {"phone": phone, "channel": channel}
         response = await self.execute(
             query=query, operation_name="RequestReset", variables=variables, **kwargs
         )
@@ -415,11 +456,15 @@ class PhonegateClient(AsyncBaseClient):
         return RequestReset.model_validate(data)
 
     async def resend_verification(
-        self, phone: str, challenge: str, **kwargs: Any
+        self,
+        phone: str,
+        challenge: str,
+        channel: Union[Optional[Channel], UnsetType] = UNSET,
+        **kwargs: Any,
     ) -> ResendVerification:
         query = gql("""
-            mutation ResendVerification($phone: String!, $challenge: String!) {
-              resendVerification(phone: $phone, challenge: $challenge) {
+            mutation ResendVerification($phone: String!, $challenge: String!, $channel: Channel = SMS) {
+              resendVerification(phone: $phone, challenge: $challenge, channel: $channel) {
                 __typename
                 ... on MutationError {
                   message
@@ -438,7 +483,11 @@ class PhonegateClient(AsyncBaseClient):
               }
             }
             """)
-        variables: dict[str, object] = {"phone": phone, "challenge": challenge}
+        variables: dict[str, object] = {
+            "phone": phone,
+            "challenge": challenge,
+            "channel": channel,
+        }
         response = await self.execute(
             query=query,
             operation_name="ResendVerification",
@@ -525,6 +574,7 @@ class PhonegateClient(AsyncBaseClient):
                     pendingPhone
                     twoFactorEnabled
                     createdAt
+                    locale
                   }
                 }
               }
@@ -635,6 +685,7 @@ class PhonegateClient(AsyncBaseClient):
                     pendingPhone
                     twoFactorEnabled
                     createdAt
+                    locale
                   }
                 }
               }
@@ -673,6 +724,7 @@ class PhonegateClient(AsyncBaseClient):
                     pendingPhone
                     twoFactorEnabled
                     createdAt
+                    locale
                   }
                 }
               }
