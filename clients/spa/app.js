@@ -4,6 +4,7 @@
 // shown in words (errors.js). Tokens stay inside session.js.
 
 import { describe } from "./errors.js";
+import { reachChoice, watchDelivery } from "./reach.js";
 import {
   ApiFault,
   end,
@@ -103,11 +104,14 @@ function until(expiresAt) {
 // --- signup and verification --------------------------------------------------------------
 
 onSubmit($("#signup-form"), async ({ phone, password, username }, form) => {
-  const answer = await run("Signup", { input: { phone, password, username: username || null } });
+  const reach = reachChoice(form);
+  const input = { phone, password, username: username || null, ...reach };
+  const answer = await run("Signup", { input });
   if (answer.__typename !== "VerificationSent") return showError(form, answer);
   form.reset();
   flow.signupChallenge = answer.challenge;
   askForSignupCode(answer.phone, answer.expiresAt);
+  watchDelivery(answer.challenge, answer.phone, reach.channel);
 });
 
 $("#signup-form [name=username]").addEventListener("change", async (event) => {
@@ -153,6 +157,7 @@ onClick($("#resend-button"), $("#verify-form"), async () => {
   askForSignupCode(answer.phone, answer.expiresAt);
   notice(`We sent a new code to ${answer.phone}. Only the newest code works.`);
   flow.signupChallenge = answer.challenge;
+  watchDelivery(answer.challenge, answer.phone);
 });
 
 // --- login, with the second factor --------------------------------------------------------
