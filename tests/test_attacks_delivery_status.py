@@ -5,9 +5,14 @@ phone is registered. Against the Twilio double, with signed status callbacks."""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from typing import Any
 
+from tortoise.transactions import in_transaction
+
+from core.clock import now
 from models import OutboxMessage
+from notifier.outbox import HELD
 from tests.support import eventually, new_phone
 from tests.test_api_reach import ALL_CHANNELS, PUBLIC, signup, verified_account
 from tests.twilio_double import TwilioDouble, sign
@@ -177,3 +182,28 @@ async def test_asking_too_often_is_rate_limited_per_client(make_settings, start_
 
 async def _abandoned(phone: str) -> bool:
     return await OutboxMessage.filter(phone=phone, state="abandoned").exists()
+
+
+async def test_a_registered_phones_signup_notice_is_never_merged_into_a_waiting_notice(
+    twilio_app: Any, twilio: TwilioDouble
+) -> None:
+    # given: a notice that had to wait (over the budget) and is about to go, and after it
+    # the signup_existing notice a stranger's signup caused
+    phone = new_phone()
+    async with twilio_app(**ALL_CHANNELS):
+        async with in_transaction():
+            await OutboxMessage.create(
+                action="password_changed", phone=phone, body="Your password was changed.",
+                state="queued", next_attempt_at=now(), last_error=HELD,
+            )  # fmt: skip
+            told = await OutboxMessage.create(
+                action="signup_existing", phone=phone, body="Someone tried to sign up.",
+                state="queued", next_attempt_at=now() + timedelta(seconds=0.5),
+            )  # fmt: skip
+        # when
+        messages = await twilio.wait(phone, 2)
+        row = await OutboxMessage.get(id=told.id)
+    # then: it went on its own (merged, the signup's status would stay QUEUED: a registered
+    # phone told apart from a new one, whose code goes on its own)
+    assert row.state == "sent"
+    assert [m.body for m in messages] == ["Your password was changed.", "Someone tried to sign up."]
