@@ -14,6 +14,14 @@ DEFAULTS: dict[str, str] = {
     "sms_per_client": "10/10 minutes;30/day",
     "sms_per_prefix": "20/10 minutes;100/day",
     "sms_global": "1000/hour",
+    # Each channel's own tier per destination phone (CHANNEL_LIMITS), besides sms_per_phone,
+    # which every code and notice counts whatever its channel (issue 16). A call costs
+    # several times an SMS and rings someone: fewer calls than texts. An SMS has no tier of
+    # its own: sms_per_phone is it.
+    "voice_per_phone": "3/10 minutes;5/day",
+    "whatsapp_per_phone": "5/10 minutes;10/day",
+    # deliveryStatus per client address: a page polls every few seconds for some minutes.
+    "status_per_client": "300/10 minutes;2000/day",
     # Code guesses and logins per client address (all attempts, counted before the work).
     "verify_per_client": "30/10 minutes;200/day",
     "login_per_client": "20/10 minutes;200/day",
@@ -24,6 +32,14 @@ DEFAULTS: dict[str, str] = {
     "password_failures_per_account": "5/minute;20/hour",
     # Authenticated operations that send SMS or check the password, per account.
     "account_ops": "10/10 minutes;50/day",
+}
+
+
+# The per-phone tier of each channel beside the shared one (None: the shared one alone).
+CHANNEL_LIMITS: dict[str, str | None] = {
+    "sms": None,
+    "voice": "voice_per_phone",
+    "whatsapp": "whatsapp_per_phone",
 }
 
 

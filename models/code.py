@@ -27,6 +27,9 @@ class VerificationCode(Model):
     expires_at = fields.DatetimeField()
     sent_at = fields.DatetimeField(null=True)
     send_count = fields.IntField(default=0)
+    # The channel the latest code was asked for (issue 16), decoys too: deliveryStatus
+    # answers it for a challenge whose messages it does not show. Null: "sms".
+    channel = fields.CharField(max_length=16, null=True)
     used_at = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
 

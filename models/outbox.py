@@ -14,6 +14,9 @@ class OutboxMessage(Model):
     # How it goes (issue 16): "sms", "voice" (the body is TwiML) or "whatsapp".
     channel = fields.CharField(max_length=16, default="sms", null=True)  # null: "sms"
     phone = fields.CharField(max_length=16)
+    # The verification code row whose challenge this message answers (a code, or a signup's
+    # signup_existing notice): how deliveryStatus finds it (issue 16).
+    code_id = fields.BigIntField(null=True)
     body = fields.TextField(null=True)
     state = fields.CharField(max_length=16, default="queued")
     attempts = fields.IntField(default=0)
@@ -34,6 +37,7 @@ class OutboxMessage(Model):
         indexes = (
             ("state", "next_attempt_at"),  # the claim of due messages
             ("phone", "action"),  # a phone's queued messages of one kind (superseded codes)
+            ("code_id",),  # the latest message of a challenge (deliveryStatus)
         )
 
 

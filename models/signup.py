@@ -17,6 +17,8 @@ class PendingSignup(Model):
     username = fields.CharField(max_length=64, null=True)
     username_key = fields.CharField(max_length=128, null=True)
     password_hash = fields.CharField(max_length=255)
+    # The account's locale once verified (issue 16), chosen at signup; null: "en".
+    locale = fields.CharField(max_length=35, null=True)
     expires_at = fields.DatetimeField()
     created_at = fields.DatetimeField(auto_now_add=True)
 

@@ -91,6 +91,11 @@ SMS, VOICE, WHATSAPP = "sms", "voice", "whatsapp"
 CHANNELS = (SMS, VOICE, WHATSAPP)
 FINAL = frozenset({ABANDONED, SUPPRESSED, DELIVERED, UNDELIVERED, FAILED, MERGED})
 NOTICES = sorted(a.value for a in Action if a not in CODE_ACTIONS)
+# Notices another notice's SMS may take in. Not signup_existing: it stands in for a signup's
+# code, goes on its own by the channel the signup asked for, and deliveryStatus shows it as
+# that signup's message (resolvers/delivery.py); merged, it would stay "queued" there and
+# tell a registered phone from a new one.
+MERGEABLE = sorted(set(NOTICES) - {a.value for a in COUNTED_AT_REQUEST})
 # What a notice that had to wait (over the budget, or behind an older notice) says until it
 # is sent; only such a notice takes in the notices queued after it: one that goes out at
 # once keeps its own SMS and action type.
@@ -146,6 +151,7 @@ class Outbox:
         replaces: bool = True,
         channel: str = SMS,
         locale: str = "en",
+        code_id: int | None = None,
         **extra: str,
     ) -> OutboxMessage:
         """Queue one message; call inside the transaction of the change that causes it.
@@ -179,6 +185,7 @@ class Outbox:
             body=body,
             state=SUPPRESSED if suppressed else QUEUED,
             channel=channel,
+            code_id=code_id,
             next_attempt_at=now(),
             send_before=send_before,
         )
@@ -581,7 +588,7 @@ async def _absorb_notices(message: OutboxMessage) -> None:
     run of them up to the first that is not queued (being sent or held by another worker),
     so that nothing newer overtakes it."""
     later = await OutboxMessage.filter(
-        phone=message.phone, state__in=[QUEUED, SENDING], action__in=NOTICES, id__gt=message.id
+        phone=message.phone, state__in=[QUEUED, SENDING], action__in=MERGEABLE, id__gt=message.id
     ).order_by("id")
     texts = [message.body or ""]
     async with in_transaction():

@@ -7,7 +7,7 @@ from tortoise.transactions import in_transaction
 
 from models import User, VerificationCode
 from notifier.actions import Action
-from resolvers import events, tokens
+from resolvers import events, languages, tokens
 from resolvers.deps import Client, Deps
 from resolvers.passwords import check_policy
 from resolvers.sessions import Caller, check_password
@@ -34,7 +34,7 @@ async def change_password(
         user.password_hash = password_hash
         await user.save(update_fields=["password_hash", "updated_at"])
         await tokens.end_all_sessions(user)
-        await deps.outbox.enqueue(Action.PASSWORD_CHANGED, user.phone)
+        await deps.outbox.enqueue(Action.PASSWORD_CHANGED, user.phone, locale=languages.of(user))
         await events.record(user.id, events.PASSWORD_CHANGED, client)
         session = await tokens.start_session(deps.tokens, user, client)
     deps.wake_outbox()
@@ -50,7 +50,10 @@ async def set_two_factor(
             user.two_factor_enabled = enabled
             await user.save(update_fields=["two_factor_enabled", "updated_at"])
             await deps.outbox.enqueue(
-                Action.TWO_FACTOR_CHANGED, user.phone, state="on" if enabled else "off"
+                Action.TWO_FACTOR_CHANGED,
+                user.phone,
+                state="on" if enabled else "off",
+                locale=languages.of(user),
             )
             await events.record(user.id, events.TWO_FACTOR_CHANGED, client)
     deps.wake_outbox()
@@ -60,7 +63,7 @@ async def set_two_factor(
 async def delete(deps: Deps, caller: Caller, current_password: str) -> None:
     user = await _confirm(deps, caller, current_password)
     async with in_transaction():
-        await deps.outbox.enqueue(Action.ACCOUNT_DELETED, user.phone)
+        await deps.outbox.enqueue(Action.ACCOUNT_DELETED, user.phone, locale=languages.of(user))
         await VerificationCode.filter(user_id=user.id).delete()
         await user.delete()
     deps.wake_outbox()

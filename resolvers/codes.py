@@ -120,6 +120,7 @@ class IssuedCode:
     expires_at: datetime
     challenge: str | None
     replaced: bool  # an earlier code of (purpose, subject) existed (its SMS may be queued)
+    row_id: int = 0  # the code's row: its messages name it (deliveryStatus)
 
 
 def generate_code(length: int) -> str:
@@ -213,6 +214,7 @@ async def issue(
     user_id: int | None,
     bind: bool = False,
     decoy: bool = False,
+    channel: str = "sms",
 ) -> IssuedCode:
     """A new code for (kind, subject): the row's first, or a resend replacing its code.
 
@@ -231,19 +233,25 @@ async def issue(
         "code_hash": code_hash(policy, kind.purpose, user_id, phone, code),
         "expires_at": expires_at,
         "sent_at": at,
+        "channel": channel,
     }
     if challenge:
         fields["challenge_hash"] = challenge_hash(policy, challenge)
     sent = None if decoy else code
     row = await VerificationCode.get_or_none(purpose=kind.purpose, subject=subject)
     if row is None:  # the first code here: written as it is created, one statement
-        if await _create_row(kind, subject, phone, **fields, send_count=1) is not None:
-            return IssuedCode(sent, expires_at, challenge, replaced=False)
+        created = await _create_row(kind, subject, phone, **fields, send_count=1)
+        if created is not None:
+            return IssuedCode(sent, expires_at, challenge, replaced=False, row_id=created.id)
         row = await VerificationCode.get(purpose=kind.purpose, subject=subject)  # made meanwhile
     ensure_cooled_down(row, policy, at)
     dead = row.used_at is not None or row.attempts >= policy.max_attempts
     if dead and not kind.renews_dead:  # the wait still runs; the dead code stays dead
-        fields = {"sent_at": at, "challenge_hash": fields.get("challenge_hash", row.challenge_hash)}
+        fields = {
+            "sent_at": at,
+            "channel": channel,
+            "challenge_hash": fields.get("challenge_hash", row.challenge_hash),
+        }
         sent, expires_at = None, row.expires_at
     elif dead:  # a fresh lineage: a new count for a new code
         fields.update(attempts=0, used_at=None)
@@ -256,7 +264,7 @@ async def issue(
     ).update(**fields, phone=phone, send_count=streak + 1)
     if updated != 1:  # another request issued a code in between: that one counts
         raise RateLimitExceeded(policy.cooldown_seconds, RESEND_WAIT)
-    return IssuedCode(sent, expires_at, challenge, replaced=True)
+    return IssuedCode(sent, expires_at, challenge, replaced=True, row_id=row.id)
 
 
 async def rebind(policy: CodePolicy, row: VerificationCode) -> IssuedCode | None:
@@ -273,7 +281,7 @@ async def rebind(policy: CodePolicy, row: VerificationCode) -> IssuedCode | None
     ).update(challenge_hash=challenge_hash(policy, challenge))
     if updated != 1:
         return None
-    return IssuedCode(None, row.expires_at, challenge, replaced=True)
+    return IssuedCode(None, row.expires_at, challenge, replaced=True, row_id=row.id)
 
 
 async def _create_row(

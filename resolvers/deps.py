@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from core.settings import Settings
 from notifier.outbox import Outbox
 from resolvers.codes import CodePolicy
+from resolvers.errors import InputRejected
 from resolvers.limits import RateLimits
 from resolvers.passwords import Passwords
 from resolvers.phones import normalize_phone
@@ -24,6 +25,9 @@ class Client:
     address: str
     ip_address: str | None = None
     user_agent: str | None = None
+    # The Accept-Language header (at most 200 characters): the language of error messages
+    # and, at signup without a locale, of the account (issue 16).
+    accept_language: str | None = None
 
 
 @dataclass
@@ -43,6 +47,14 @@ class Deps:
             allowed_countries=self.settings.allowed_countries,
             test_numbers=not self.settings.production,
         )
+
+    def channel(self, name: str) -> str:
+        """The outbox channel ("sms", "voice", "whatsapp") if ALLOWED_CHANNELS has it, else
+        InputRejected on "channel" (checked before anything is counted or sent)."""
+        if name not in self.settings.channels:
+            allowed = ", ".join(sorted(c.upper() for c in self.settings.channels))
+            raise InputRejected("channel", f"Codes cannot go by that channel here; use {allowed}.")
+        return name
 
     def password_limits(self) -> dict[str, int]:
         return {

@@ -6,6 +6,7 @@ import contextlib
 import ipaddress
 
 from core.clock import now
+from core.limit_specs import CHANNEL_LIMITS
 from models import VerificationCode
 from resolvers import codes
 from resolvers.deps import Client, Deps
@@ -38,17 +39,25 @@ async def sms_budget(
     wait_on: VerificationCode | None = None,
     phone_key: str = "",
     client_counted: bool = False,
+    channel: str = "sms",
 ) -> None:
     """Per client, then the resend wait of ``wait_on`` (the code row a new code replaces or
     follows), then per destination phone, per number block and global. A request refused by
     the wait costs the phone's budget nothing, so a burst of resends cannot use up the
     owner's SMS for the day. ``phone_key`` names a separate per-phone budget: login codes
     have their own, so nobody without the password can spend the SMS the owner needs to
-    log in (see sessions.py)."""
+    log in (see sessions.py). ``channel`` adds that channel's own per-phone tier
+    (core/limit_specs.py), counted before the shared one: a refused call costs the phone's
+    SMS budget nothing. Every tier here is counted before any flow looks at whether the phone
+    is registered, so a refusal tells nothing about it."""
     if not client_counted:
         await deps.limits.hit("sms_per_client", client.address)
     codes.ensure_cooled_down(wait_on, deps.codes, now())
-    await deps.limits.hit("sms_per_phone", phone, *((phone_key,) if phone_key else ()))
+    keys = (phone, *((phone_key,) if phone_key else ()))
+    tier = CHANNEL_LIMITS[channel]
+    if tier is not None:
+        await deps.limits.hit(tier, *keys)
+    await deps.limits.hit("sms_per_phone", *keys)
     await deps.limits.hit("sms_per_prefix", phone_prefix(phone))
     await deps.limits.hit("sms_global")
 

@@ -17,7 +17,7 @@ from tortoise.transactions import in_transaction
 from core.masking import mask_phone
 from models import User, VerificationCode
 from notifier.actions import Action
-from resolvers import codes, events, guards, tokens
+from resolvers import codes, events, guards, languages, tokens
 from resolvers.delivery import queue_code
 from resolvers.deps import Client, Deps
 from resolvers.errors import CodeInvalid, InputRejected, PhoneInUse, UsernameInUse
@@ -69,10 +69,17 @@ async def request(
         user.pending_username, user.pending_username_key = username or (None, None)
         await user.save(update_fields=["pending_phone", "pending_username", "pending_username_key"])
         issued = await queue_code(
-            deps, codes.IDENTITY, subject=_subject(user), phone=destination, user_id=user.id
+            deps,
+            codes.IDENTITY,
+            subject=_subject(user),
+            phone=destination,
+            user_id=user.id,
+            locale=languages.of(user),
         )
         if phone is not None:  # the old phone hears of it at once (no secret in it)
-            await deps.outbox.enqueue(Action.IDENTITY_CHANGE_REQUESTED, user.phone)
+            await deps.outbox.enqueue(
+                Action.IDENTITY_CHANGE_REQUESTED, user.phone, locale=languages.of(user)
+            )
     deps.wake_outbox()
     return ChangePending(mask_phone(destination), issued.expires_at)
 
@@ -126,6 +133,6 @@ async def _apply_change(deps: Deps, user: User, *, keep: uuid.UUID) -> User:
             await user.save()
     except IntegrityError:
         raise (PhoneInUse() if user.phone != old_phone else UsernameInUse()) from None
-    await deps.outbox.enqueue(Action.IDENTITY_CHANGED, old_phone)
+    await deps.outbox.enqueue(Action.IDENTITY_CHANGED, old_phone, locale=languages.of(user))
     await tokens.revoke_sessions(user.id, keep=keep)  # every other session ends
     return user

@@ -13,7 +13,7 @@ from tortoise.transactions import in_transaction
 from core.clock import now
 from models import User, VerificationCode
 from notifier.actions import Action
-from resolvers import events, guards, tokens, totp
+from resolvers import events, guards, languages, tokens, totp
 from resolvers.deps import Client, Deps
 from resolvers.errors import CodeExpired, CodeInvalid, CodeLocked, InputRejected
 
@@ -34,7 +34,7 @@ async def use_recovery_code(deps: Deps, client: Client | None, user: User, code:
     if not await totp.use_recovery_code(keys(deps), user.id, code):
         return False
     await events.record(user.id, events.RECOVERY_CODE_USED, client)
-    await deps.outbox.enqueue(Action.RECOVERY_CODE_USED, user.phone)
+    await deps.outbox.enqueue(Action.RECOVERY_CODE_USED, user.phone, locale=languages.of(user))
     return True
 
 

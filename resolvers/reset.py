@@ -13,7 +13,7 @@ from tortoise.transactions import in_transaction
 
 from models import User, VerificationCode
 from notifier.actions import Action
-from resolvers import codes, events, guards, proofs, tokens
+from resolvers import codes, events, guards, languages, proofs, tokens
 from resolvers.delivery import queue_code
 from resolvers.deps import Client, Deps
 from resolvers.errors import CodeInvalid
@@ -21,9 +21,13 @@ from resolvers.passwords import check_policy
 from resolvers.signup import CodeSent
 
 
-async def request(deps: Deps, client: Client, phone_raw: str) -> CodeSent:
+async def request(deps: Deps, client: Client, phone_raw: str, channel: str = "sms") -> CodeSent:
+    """A reset challenge; its code goes by ``channel`` in the account's language. The
+    channel is checked and every budget counted before the account is looked up."""
+    channel = deps.channel(channel)
     phone = deps.normalize_phone(phone_raw)
-    await guards.sms_budget(deps, client, phone, wait_on=await codes.phone_wait(codes.RESET, phone))
+    wait_on = await codes.phone_wait(codes.RESET, phone)
+    await guards.sms_budget(deps, client, phone, wait_on=wait_on, channel=channel)
     await codes.claim_phone_wait(deps.codes, codes.RESET, phone)
     async with in_transaction():
         user = await User.get_or_none(phone=phone, is_verified=True)
@@ -35,6 +39,8 @@ async def request(deps: Deps, client: Client, phone_raw: str) -> CodeSent:
             user_id=user.id if user else None,
             bind=True,
             decoy=user is None,
+            channel=channel,
+            locale=languages.of(user) if user else languages.DEFAULT_LOCALE,
         )
     deps.wake_outbox()
     assert issued.challenge is not None
@@ -89,7 +95,7 @@ async def complete(
         await tokens.end_all_sessions(user)
         await codes.forget(codes.LOGIN, user_id=user.id)  # a pending two-factor login ends
         await codes.forget(codes.IDENTITY, user_id=user.id)  # so does an identity change
-        await deps.outbox.enqueue(Action.PASSWORD_RESET, phone)
+        await deps.outbox.enqueue(Action.PASSWORD_RESET, phone, locale=languages.of(user))
         await events.record(user.id, events.PASSWORD_RESET, client)
         return user
 

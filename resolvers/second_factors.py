@@ -14,7 +14,7 @@ from core.clock import now
 from models import RecoveryCode, TotpCredential, User
 from notifier.actions import Action
 from notifier.outbox import Outbox
-from resolvers import events, guards, proofs, tokens, totp
+from resolvers import events, guards, languages, proofs, tokens, totp
 from resolvers.deps import Client, Deps
 from resolvers.errors import CodeInvalid
 from resolvers.sessions import Caller, check_password
@@ -66,7 +66,9 @@ async def confirm(deps: Deps, client: Client, caller: Caller, code: str) -> list
             raise CodeInvalid()
         recovery = await totp.replace_recovery_codes(proofs.keys(deps), user.id)
         await events.record(user.id, events.TOTP_ENABLED, client)
-        await deps.outbox.enqueue(Action.TOTP_CHANGED, user.phone, state="on")
+        await deps.outbox.enqueue(
+            Action.TOTP_CHANGED, user.phone, state="on", locale=languages.of(user)
+        )
     deps.wake_outbox()
     return recovery
 
@@ -80,7 +82,9 @@ async def disable(deps: Deps, client: Client, caller: Caller, current_password: 
         await RecoveryCode.filter(user_id=user.id).delete()
         if was_on:
             await events.record(user.id, events.TOTP_DISABLED, client)
-            await deps.outbox.enqueue(Action.TOTP_CHANGED, user.phone, state="off")
+            await deps.outbox.enqueue(
+                Action.TOTP_CHANGED, user.phone, state="off", locale=languages.of(user)
+            )
     deps.wake_outbox()
     return user
 
@@ -93,7 +97,9 @@ async def regenerate_recovery_codes(
     async with in_transaction():
         recovery = await totp.replace_recovery_codes(proofs.keys(deps), user.id)
         await events.record(user.id, events.RECOVERY_CODES_REGENERATED, client)
-        await deps.outbox.enqueue(Action.RECOVERY_CODES_REGENERATED, user.phone)
+        await deps.outbox.enqueue(
+            Action.RECOVERY_CODES_REGENERATED, user.phone, locale=languages.of(user)
+        )
     deps.wake_outbox()
     return recovery
 
@@ -113,5 +119,7 @@ async def operator_disable(deps_outbox: Outbox, phone: str) -> User | None:
         await RecoveryCode.filter(user_id=user.id).delete()
         await tokens.end_all_sessions(user)
         await events.record(user.id, events.TOTP_DISABLED, OPERATOR)
-        await deps_outbox.enqueue(Action.TOTP_CHANGED, user.phone, state="off")
+        await deps_outbox.enqueue(
+            Action.TOTP_CHANGED, user.phone, state="off", locale=languages.of(user)
+        )
     return user

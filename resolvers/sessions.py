@@ -20,7 +20,7 @@ from tortoise.transactions import in_transaction
 from core.clock import now
 from core.masking import mask_phone
 from models import AuthSession, User, VerificationCode
-from resolvers import codes, events, guards, proofs, signup, tokens
+from resolvers import codes, events, guards, languages, proofs, signup, tokens
 from resolvers.delivery import queue_code
 from resolvers.deps import Client, Deps
 from resolvers.errors import (
@@ -97,7 +97,7 @@ async def _rehash_if_needed(deps: Deps, user: User, password: str) -> None:
 
 
 async def login(
-    deps: Deps, client: Client, identifier: str, password: str
+    deps: Deps, client: Client, identifier: str, password: str, channel: str = "sms"
 ) -> tokens.IssuedSession | SecondFactor:
     """A Session, or SecondFactorRequired with two-factor login on.
 
@@ -111,6 +111,7 @@ async def login(
         raise InputRejected("identifier", "Enter your phone number or username.")
     if not password:
         raise InputRejected("password", "Enter your password.")
+    channel = deps.channel(channel)  # refused alike for every identifier, before any work
     await deps.limits.hit("login_per_client", client.address)
     key, user = await _find(deps, identifier)
     stepped_up = await guards.under_attack(deps, key)
@@ -126,8 +127,9 @@ async def login(
         if user is not None and right:
             await _rehash_if_needed(deps, user, password)
             methods = await proofs.methods(user) or [proofs.SMS]
-            return _as_step_up(await _second_factor(deps, client, user, methods), key)
-        return _as_step_up(await _decoy_second_factor(deps, client, key, [proofs.SMS]), key)
+            return _as_step_up(await _second_factor(deps, client, user, methods, channel), key)
+        decoy = await _decoy_second_factor(deps, client, key, [proofs.SMS], channel)
+        return _as_step_up(decoy, key)
     if user is None or not right:
         await guards.failed(deps, key)
         raise CredentialsInvalid()
@@ -135,7 +137,7 @@ async def login(
     await guards.succeeded(deps, key)
     methods = await proofs.methods(user)
     if methods:
-        return await _second_factor(deps, client, user, methods)
+        return await _second_factor(deps, client, user, methods, channel)
     async with in_transaction():
         session = await tokens.start_session(deps.tokens, user, client)
         await events.record(user.id, events.LOGIN, client)
@@ -147,7 +149,7 @@ def _login_row(subject: str) -> Awaitable[VerificationCode | None]:
 
 
 async def _second_factor(
-    deps: Deps, client: Client, user: User, methods: list[str]
+    deps: Deps, client: Client, user: User, methods: list[str], channel: str = "sms"
 ) -> SecondFactor:
     """A login code by SMS, or within its resend wait the same live code under a new
     challenge (nothing sent): the right password never answers RateLimited for the wait,
@@ -174,7 +176,13 @@ async def _second_factor(
                 rebound.challenge, mask_phone(user.phone), rebound.expires_at, tuple(methods)
             )
     await guards.sms_budget(
-        deps, client, user.phone, wait_on=row, phone_key="login", client_counted=True
+        deps,
+        client,
+        user.phone,
+        wait_on=row,
+        phone_key="login",
+        client_counted=True,
+        channel=channel,
     )
     async with in_transaction():
         issued = await queue_code(
@@ -184,6 +192,8 @@ async def _second_factor(
             phone=user.phone,
             user_id=user.id,
             bind=True,
+            channel=channel,
+            locale=languages.of(user),
         )
     deps.wake_outbox()
     assert issued.challenge is not None
@@ -207,7 +217,7 @@ def _as_step_up(factor: SecondFactor, key: str) -> SecondFactor:
 
 
 async def _decoy_second_factor(
-    deps: Deps, client: Client, key: str, methods: list[str]
+    deps: Deps, client: Client, key: str, methods: list[str], channel: str = "sms"
 ) -> SecondFactor:
     """A login challenge for a wrong password (or unknown identifier) while stepped up: the
     same per-client count as a real one, a row that counts and locks like one, no SMS. The
@@ -224,6 +234,7 @@ async def _decoy_second_factor(
         user_id=None,
         bind=True,
         decoy=True,
+        channel=channel,
     )
     assert issued.challenge is not None
     sent_to = mask_phone(phone) if proofs.SMS in methods else None  # as the real one answers

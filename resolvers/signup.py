@@ -27,7 +27,7 @@ from tortoise.transactions import in_transaction
 from core.clock import now
 from models import PendingSignup, User, VerificationCode
 from notifier.actions import Action
-from resolvers import codes, events, guards, tokens
+from resolvers import codes, events, guards, languages, tokens
 from resolvers.delivery import queue_code
 from resolvers.deps import Client, Deps
 from resolvers.errors import CodeInvalid, InputRejected, UsernameInUse
@@ -55,27 +55,41 @@ def _pending_id(row: VerificationCode) -> int:
 
 
 async def start(
-    deps: Deps, client: Client, phone_raw: str, password: str, username_raw: str | None
+    deps: Deps,
+    client: Client,
+    phone_raw: str,
+    password: str,
+    username_raw: str | None,
+    *,
+    locale: str | None = None,
+    channel: str = "sms",
 ) -> CodeSent:
+    """A pending signup and its code by ``channel``. A registered phone's owner is told
+    (signup_existing) by the same channel, so that what deliveryStatus shows for the
+    challenge is a real message to that phone either way (resolvers/reach.py)."""
+    channel = deps.channel(channel)
     phone = deps.normalize_phone(phone_raw)
+    chosen = languages.signup_locale(deps, client, locale, phone)
     username = normalize_username(username_raw) if username_raw else None
     context = (phone, *(username or ()))
     password = check_policy(password, context=context, **deps.password_limits())
     if username is not None and await live_accounts(deps).filter(username_key=username[1]).exists():
         raise UsernameInUse()  # decided by the name alone, never by the phone
     await guards.sms_budget(
-        deps, client, phone, wait_on=await codes.phone_wait(codes.SIGNUP, phone)
+        deps, client, phone, wait_on=await codes.phone_wait(codes.SIGNUP, phone), channel=channel
     )
     password_hash = await deps.passwords.hash(password)
     ttl = min(deps.settings.unverified_ttl_seconds, UNVERIFIED_TTL_MAX)
     await codes.claim_phone_wait(deps.codes, codes.SIGNUP, phone)
     async with in_transaction():
-        registered = await live_accounts(deps).filter(phone=phone).exists()
+        owner = await live_accounts(deps).get_or_none(phone=phone)
+        registered = owner is not None
         pending = await PendingSignup.create(
             phone=phone,
             username=username[0] if username else None,
             username_key=username[1] if username else None,
             password_hash=password_hash,
+            locale=chosen,
             expires_at=now() + timedelta(seconds=ttl),
         )
         issued = await queue_code(
@@ -86,36 +100,48 @@ async def start(
             user_id=None,
             bind=True,
             decoy=registered,  # the owner gets signup_existing instead of a code
+            channel=channel,
+            locale=chosen,
         )
-        if registered:
-            await deps.outbox.enqueue(Action.SIGNUP_EXISTING, phone)
+        if owner is not None:
+            await _tell_owner(deps, owner, issued, channel)
     deps.wake_outbox()
     assert issued.challenge is not None
     return CodeSent(phone, issued.expires_at, issued.challenge)
 
 
-async def resend(deps: Deps, client: Client, phone_raw: str, challenge: str) -> CodeSent:
-    """A new code for this signup (after the resend wait); the same challenge answered.
+async def resend(
+    deps: Deps, client: Client, phone_raw: str, challenge: str, channel: str = "sms"
+) -> CodeSent:
+    """A new code for this signup (after the resend wait), by ``channel`` (a resend may
+    switch channel); the same challenge answered.
 
-    A registered phone's decoy, a completed or dead signup: the same answer and wait, and
-    nothing is sent. The wrong-guess count is the challenge's and survives every resend.
+    A registered phone: the same answer and wait, its owner told again by that channel
+    (signup_existing, as at signup). A completed or dead signup: the same answer and wait,
+    nothing sent. The wrong-guess count is the challenge's and survives every resend,
+    whatever the channel.
     """
+    channel = deps.channel(channel)
     phone = deps.normalize_phone(phone_raw)
     row = await codes.find(deps.codes, codes.SIGNUP, challenge, phone)
     if row is None:
         raise InputRejected("challenge", UNKNOWN_SIGNUP)
-    await guards.sms_budget(deps, client, phone, wait_on=row)
+    await guards.sms_budget(deps, client, phone, wait_on=row, channel=channel)
     async with in_transaction():
         pending = await PendingSignup.get_or_none(id=_pending_id(row), expires_at__gt=now())
-        registered = await live_accounts(deps).filter(phone=phone).exists()
+        owner = await live_accounts(deps).get_or_none(phone=phone)
         issued = await queue_code(
             deps,
             codes.SIGNUP,
             subject=row.subject,
             phone=phone,
             user_id=None,
-            decoy=registered or pending is None,
+            decoy=owner is not None or pending is None,
+            channel=channel,
+            locale=(pending.locale if pending else None) or languages.DEFAULT_LOCALE,
         )
+        if owner is not None:  # told again, as a real resend sends again (reach.py)
+            await _tell_owner(deps, owner, issued, channel)
     deps.wake_outbox()
     return CodeSent(phone, issued.expires_at, challenge)
 
@@ -136,13 +162,26 @@ async def verify(
         # Every other signup of the phone ends with this one.
         await PendingSignup.filter(phone=phone).delete()
         await codes.forget(codes.SIGNUP, phone=phone)
-        await deps.outbox.enqueue(Action.SIGNUP_VERIFIED, phone)
+        await deps.outbox.enqueue(Action.SIGNUP_VERIFIED, phone, locale=languages.of(user))
         await events.record(user.id, events.SIGNUP, client)
         return await tokens.start_session(deps.tokens, user, client)
 
     session = await codes.check(deps.codes, row, code, complete, serialize=f"signup:{phone}")
     deps.wake_outbox()
     return session
+
+
+async def _tell_owner(deps: Deps, owner: User, issued: codes.IssuedCode, channel: str) -> None:
+    """signup_existing to a registered phone, in its account's language, by the channel the
+    signup asked for, named after the signup's code row (deliveryStatus shows it)."""
+    await deps.outbox.enqueue(
+        Action.SIGNUP_EXISTING,
+        owner.phone,
+        channel=channel,
+        locale=languages.of(owner),
+        code_id=issued.row_id,
+        send_before=issued.expires_at,  # late, it would be abandoned as the code's would be
+    )
 
 
 async def _create_account(pending: PendingSignup) -> User:
@@ -156,6 +195,7 @@ async def _create_account(pending: PendingSignup) -> User:
         try:
             async with in_transaction():  # a savepoint: the caller's transaction goes on
                 return await User.create(
+                    locale=pending.locale or languages.DEFAULT_LOCALE,
                     phone=pending.phone,
                     password_hash=pending.password_hash,
                     username=username,

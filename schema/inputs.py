@@ -2,7 +2,7 @@
 
 import strawberry
 
-from schema.types import SecondFactor
+from schema.types import Channel, SecondFactor
 
 
 @strawberry.input(description="A new account: a code is sent to the phone to verify it.")
@@ -18,6 +18,18 @@ class SignupInput:
         default=None,
         description="Optional: 3 to 32 letters (of one alphabet), digits, '.', '_' or '-', "
         "starting with a letter or digit. Check it first with `usernameAvailable`.",
+    )
+    locale: str | None = strawberry.field(
+        default=None,
+        description='The account\'s language, a BCP 47 tag such as "es" or "pt-BR": every '
+        "message and call to the account uses it. Without it: Accept-Language, else the "
+        "phone's country, else English. A tag for a language without texts falls back the "
+        "same way; a malformed one is InvalidInput on `locale`.",
+    )
+    channel: Channel = strawberry.field(
+        default=Channel.SMS,
+        description="How the code goes: SMS (default), VOICE (a call) or WHATSAPP; one of the "
+        "server's ALLOWED_CHANNELS, else InvalidInput on `channel`.",
     )
 
 

@@ -6,15 +6,18 @@ from typing import Annotated
 
 import strawberry
 
-from resolvers import account, identity, reset, second_factors, sessions, signup
+from resolvers import account, delivery, identity, reset, second_factors, sessions, signup
 from resolvers.errors import AuthRequired, DomainError
 from schema import inputs as i
 from schema import refresh_cookie
 from schema import results as r
 from schema.context import Info
-from schema.errors import to_result
+from schema.errors import said, to_result
 from schema.types import (
     AccountDeleted,
+    Channel,
+    DeliveryState,
+    DeliveryStatus,
     IdentityChanged,
     IdentityChangePending,
     LoggedOut,
@@ -31,7 +34,10 @@ from schema.types import (
     VerificationSent,
 )
 
-NOT_AUTHENTICATED = NotAuthenticated(message=AuthRequired.message)
+CHANNEL_HELP = (
+    "How the code goes: SMS (default), VOICE (a call that reads it) or WHATSAPP; one of the "
+    "server's ALLOWED_CHANNELS, else InvalidInput on `channel` and nothing is sent."
+)
 
 
 @strawberry.type(
@@ -54,6 +60,30 @@ class Query:
     ) -> bool:
         return await signup.username_available(info.context.deps, username)
 
+    @strawberry.field(
+        description="What happened to the code a challenge (from `signup`, "
+        "`resendVerification`, `requestReset` or `login`) is waiting for: poll it every few "
+        "seconds; offer a resend by VOICE when it does not arrive. Never tells whether a "
+        "phone is registered (see DeliveryStatus)."
+    )
+    async def delivery_status(
+        self,
+        info: Info,
+        challenge: Annotated[
+            str, strawberry.argument(description="The challenge as answered, unchanged.")
+        ],
+    ) -> r.DeliveryStatusResult:
+        ctx = info.context
+        try:
+            seen = await delivery.status(ctx.deps, ctx.client, challenge)
+        except DomainError as e:
+            return to_result(e, info)
+        return DeliveryStatus(
+            status=DeliveryState[seen.status.upper()],
+            channel=Channel[seen.channel.upper()],
+            reason=said(seen.reason, info) if seen.reason else None,
+        )
+
 
 @strawberry.type(
     description="Every account flow. Expected failures are members of each result union "
@@ -74,10 +104,16 @@ class Mutation:
         ctx = info.context
         try:
             sent = await signup.start(
-                ctx.deps, ctx.client, input.phone, input.password, input.username
+                ctx.deps,
+                ctx.client,
+                input.phone,
+                input.password,
+                input.username,
+                locale=input.locale,
+                channel=input.channel.name.lower(),
             )
         except DomainError as e:
-            return to_result(e)
+            return to_result(e, info)
         return VerificationSent(
             phone=sent.phone, expires_at=sent.expires_at, challenge=sent.challenge
         )
@@ -95,12 +131,19 @@ class Mutation:
         challenge: Annotated[
             str, strawberry.argument(description="`VerificationSent.challenge` of the signup.")
         ],
+        channel: Annotated[
+            Channel,
+            strawberry.argument(
+                description=CHANNEL_HELP + " A resend may switch channel: the code's count "
+                "of wrong guesses carries over."
+            ),
+        ] = Channel.SMS,
     ) -> r.ResendVerificationResult:
         ctx = info.context
         try:
-            sent = await signup.resend(ctx.deps, ctx.client, phone, challenge)
+            sent = await signup.resend(ctx.deps, ctx.client, phone, challenge, channel.name.lower())
         except DomainError as e:
-            return to_result(e)
+            return to_result(e, info)
         return VerificationSent(
             phone=sent.phone, expires_at=sent.expires_at, challenge=sent.challenge
         )
@@ -122,7 +165,7 @@ class Mutation:
                 ctx.deps, ctx.client, input.phone, input.challenge, input.code
             )
         except DomainError as e:
-            return to_result(e)
+            return to_result(e, info)
         return refresh_cookie.answer(ctx, issued)
 
     @strawberry.mutation(
@@ -135,12 +178,23 @@ class Mutation:
         input: Annotated[
             i.LoginInput, strawberry.argument(description="Phone or username, and password.")
         ],
+        channel: Annotated[
+            Channel,
+            strawberry.argument(
+                description=CHANNEL_HELP + " Used when the login answers SecondFactorRequired "
+                "with a `login_code`. A top-level argument rather than a LoginInput field, as "
+                "the contract names it an argument of `login`, like those of "
+                "`resendVerification` and `requestReset`."
+            ),
+        ] = Channel.SMS,
     ) -> r.LoginResult:
         ctx = info.context
         try:
-            outcome = await sessions.login(ctx.deps, ctx.client, input.identifier, input.password)
+            outcome = await sessions.login(
+                ctx.deps, ctx.client, input.identifier, input.password, channel.name.lower()
+            )
         except DomainError as e:
-            return to_result(e)
+            return to_result(e, info)
         if isinstance(outcome, sessions.SecondFactor):
             return SecondFactorRequired(
                 challenge=outcome.challenge,
@@ -168,7 +222,7 @@ class Mutation:
                 ctx.deps, ctx.client, input.challenge, input.code, input.method.name.lower()
             )
         except DomainError as e:
-            return to_result(e)
+            return to_result(e, info)
         return refresh_cookie.answer(ctx, issued)
 
     @strawberry.mutation(
@@ -185,13 +239,13 @@ class Mutation:
         ctx = info.context
         caller = await ctx.caller()
         if caller is None:
-            return NOT_AUTHENTICATED
+            return NotAuthenticated(message=said(AuthRequired.message, info))
         try:
             user = await account.set_two_factor(
                 ctx.deps, caller, input.current_password, input.enabled, ctx.client
             )
         except DomainError as e:
-            return to_result(e)
+            return to_result(e, info)
         return TwoFactorUpdated(user=User.of(user))
 
     @strawberry.mutation(
@@ -215,7 +269,7 @@ class Mutation:
             issued = await sessions.refresh(ctx.deps, given, ctx.client)
         except DomainError as e:
             refresh_cookie.clear(ctx)  # its token is no longer current
-            return to_result(e)
+            return to_result(e, info)
         return refresh_cookie.answer(ctx, issued)
 
     @strawberry.mutation(
@@ -241,8 +295,10 @@ class Mutation:
         try:
             await sessions.logout(ctx.deps, await ctx.caller(), given, everywhere, ctx.client)
         except DomainError as e:
-            return to_result(e)
-        return LoggedOut(message="Logged out everywhere." if everywhere else "Logged out.")
+            return to_result(e, info)
+        return LoggedOut(
+            message=said("Logged out everywhere." if everywhere else "Logged out.", info)
+        )
 
     @strawberry.mutation(
         description="Send a `reset_password` code if the phone has an account (same answer "
@@ -254,12 +310,13 @@ class Mutation:
         phone: Annotated[
             str, strawberry.argument(description="The account's phone, in any common format.")
         ],
+        channel: Annotated[Channel, strawberry.argument(description=CHANNEL_HELP)] = Channel.SMS,
     ) -> r.RequestResetResult:
         ctx = info.context
         try:
-            sent = await reset.request(ctx.deps, ctx.client, phone)
+            sent = await reset.request(ctx.deps, ctx.client, phone, channel.name.lower())
         except DomainError as e:
-            return to_result(e)
+            return to_result(e, info)
         return ResetCodeSent(phone=sent.phone, expires_at=sent.expires_at, challenge=sent.challenge)
 
     @strawberry.mutation(
@@ -285,9 +342,9 @@ class Mutation:
                 input.second_factor_code,
             )
         except DomainError as e:
-            return to_result(e)
+            return to_result(e, info)
         refresh_cookie.clear(ctx)  # every session ended; the reset logs nobody in
-        return PasswordReset(message="Password reset. Log in with the new password.")
+        return PasswordReset(message=said("Password reset. Log in with the new password.", info))
 
     @strawberry.mutation(
         description="Change the caller's password (logged in). Every session ends, this one too: "
@@ -304,13 +361,13 @@ class Mutation:
         ctx = info.context
         caller = await ctx.caller()
         if caller is None:
-            return NOT_AUTHENTICATED
+            return NotAuthenticated(message=said(AuthRequired.message, info))
         try:
             issued = await account.change_password(
                 ctx.deps, caller, input.current_password, input.new_password, ctx.client
             )
         except DomainError as e:
-            return to_result(e)
+            return to_result(e, info)
         return PasswordChanged(session=refresh_cookie.answer(ctx, issued))
 
     @strawberry.mutation(
@@ -330,13 +387,13 @@ class Mutation:
         ctx = info.context
         caller = await ctx.caller()
         if caller is None:
-            return NOT_AUTHENTICATED
+            return NotAuthenticated(message=said(AuthRequired.message, info))
         try:
             pending = await identity.request(
                 ctx.deps, ctx.client, caller, input.current_password, input.phone, input.username
             )
         except DomainError as e:
-            return to_result(e)
+            return to_result(e, info)
         return IdentityChangePending(sent_to=pending.sent_to, expires_at=pending.expires_at)
 
     @strawberry.mutation(
@@ -353,11 +410,11 @@ class Mutation:
         ctx = info.context
         caller = await ctx.caller()
         if caller is None:
-            return NOT_AUTHENTICATED
+            return NotAuthenticated(message=said(AuthRequired.message, info))
         try:
             user = await identity.confirm(ctx.deps, ctx.client, caller, code)
         except DomainError as e:
-            return to_result(e)
+            return to_result(e, info)
         return IdentityChanged(user=User.of(user))
 
     @strawberry.mutation(
@@ -375,13 +432,13 @@ class Mutation:
         ctx = info.context
         caller = await ctx.caller()
         if caller is None:
-            return NOT_AUTHENTICATED
+            return NotAuthenticated(message=said(AuthRequired.message, info))
         try:
             await account.delete(ctx.deps, caller, input.current_password)
         except DomainError as e:
-            return to_result(e)
+            return to_result(e, info)
         refresh_cookie.clear(ctx)
-        return AccountDeleted(message="Account deleted.")
+        return AccountDeleted(message=said("Account deleted.", info))
 
     # --- issue 14: second factors beyond SMS -----------------------------------------------
 
@@ -399,11 +456,11 @@ class Mutation:
         ctx = info.context
         caller = await ctx.caller()
         if caller is None:
-            return NOT_AUTHENTICATED
+            return NotAuthenticated(message=said(AuthRequired.message, info))
         try:
             made = await second_factors.setup(ctx.deps, caller, current_password)
         except DomainError as e:
-            return to_result(e)
+            return to_result(e, info)
         return TotpSetup(secret=made.secret, otpauth_uri=made.otpauth_uri)
 
     @strawberry.mutation(
@@ -418,11 +475,11 @@ class Mutation:
         ctx = info.context
         caller = await ctx.caller()
         if caller is None:
-            return NOT_AUTHENTICATED
+            return NotAuthenticated(message=said(AuthRequired.message, info))
         try:
             codes = await second_factors.confirm(ctx.deps, ctx.client, caller, code)
         except DomainError as e:
-            return to_result(e)
+            return to_result(e, info)
         return RecoveryCodes(codes=codes)
 
     @strawberry.mutation(
@@ -439,11 +496,11 @@ class Mutation:
         ctx = info.context
         caller = await ctx.caller()
         if caller is None:
-            return NOT_AUTHENTICATED
+            return NotAuthenticated(message=said(AuthRequired.message, info))
         try:
             user = await second_factors.disable(ctx.deps, ctx.client, caller, current_password)
         except DomainError as e:
-            return to_result(e)
+            return to_result(e, info)
         return TwoFactorUpdated(user=User.of(user))
 
     @strawberry.mutation(
@@ -460,13 +517,13 @@ class Mutation:
         ctx = info.context
         caller = await ctx.caller()
         if caller is None:
-            return NOT_AUTHENTICATED
+            return NotAuthenticated(message=said(AuthRequired.message, info))
         try:
             codes = await second_factors.regenerate_recovery_codes(
                 ctx.deps, ctx.client, caller, current_password
             )
         except DomainError as e:
-            return to_result(e)
+            return to_result(e, info)
         return RecoveryCodes(codes=codes)
 
     # --- issue 13: sessions you can see and end --------------------------------------------
@@ -486,14 +543,14 @@ class Mutation:
         ctx = info.context
         caller = await ctx.caller()
         if caller is None:
-            return NOT_AUTHENTICATED
+            return NotAuthenticated(message=said(AuthRequired.message, info))
         try:
             await sessions.revoke_session(ctx.deps, caller, str(id), ctx.client)
         except DomainError as e:
-            return to_result(e)
+            return to_result(e, info)
         if str(id) == str(caller.session_id):
             refresh_cookie.clear(ctx)  # this one ended: its cookie is of no more use
-        return LoggedOut(message="Session ended.")
+        return LoggedOut(message=said("Session ended.", info))
 
     @strawberry.mutation(
         description="End every session of the caller's account except this one (a lost "
@@ -503,6 +560,6 @@ class Mutation:
         ctx = info.context
         caller = await ctx.caller()
         if caller is None:
-            return NOT_AUTHENTICATED
+            return NotAuthenticated(message=said(AuthRequired.message, info))
         await sessions.revoke_other_sessions(ctx.deps, caller, ctx.client)
-        return LoggedOut(message="Every other session ended.")
+        return LoggedOut(message=said("Every other session ended.", info))

@@ -7,6 +7,7 @@ import strawberry
 from schema.types import (
     AccountDeleted,
     CodeExpired,
+    DeliveryStatus,
     IdentityChanged,
     IdentityChangePending,
     InvalidCode,
@@ -230,5 +231,14 @@ RevokeSessionResult: TypeAlias = Annotated[
         "LoggedOut: the session(s) ended; their tokens stop working on their next request. "
         "InvalidInput (field `id`): no such live session of the caller's account; nothing "
         "changed. NotAuthenticated: send a valid access token.",
+    ),
+]
+
+DeliveryStatusResult: TypeAlias = Annotated[
+    DeliveryStatus | RateLimited,
+    _union(
+        "DeliveryStatusResult",
+        "DeliveryStatus of the code a challenge names (the same shape for every challenge, "
+        "known or not), or RateLimited (wait `retryAfterSeconds`).",
     ),
 ]

@@ -39,6 +39,10 @@ class User:
     created_at: datetime = strawberry.field(
         description="When the account was created (signup), with its UTC offset."
     )
+    locale: str = strawberry.field(
+        description='BCP 47 language tag of the account\'s messages and calls, e.g. "es", '
+        '"pt-BR"; chosen at signup.'
+    )
     # The session of the request's access token (`me`) or of the Session answered: the one
     # the session list marks `current`. None where no session is at hand.
     current_session_id: strawberry.Private[uuid.UUID | None] = None
@@ -86,6 +90,7 @@ class User:
             pending_phone=user.pending_phone,
             two_factor_enabled=user.two_factor_enabled,
             created_at=user.created_at,
+            locale=user.locale or "en",
             current_session_id=session_id,
         )
 
@@ -360,6 +365,44 @@ class AccountDeleted:
 
 
 # --- issue 14: second factors beyond SMS, recovery, security history -------------------------
+
+
+@strawberry.enum(
+    description="How a code goes to the phone. Only the channels in the server's "
+    "ALLOWED_CHANNELS are accepted (else InvalidInput on `channel`)."
+)
+class Channel(Enum):
+    SMS = strawberry.enum_value("sms", description="A text message.")
+    VOICE = strawberry.enum_value(
+        "voice", description="A phone call that reads the code digit by digit, twice."
+    )
+    WHATSAPP = strawberry.enum_value("whatsapp", description="A WhatsApp message.")
+
+
+@strawberry.enum(description="What happened to the message carrying a code.")
+class DeliveryState(Enum):
+    QUEUED = strawberry.enum_value(
+        "queued", description="Accepted and on its way (or no further news is shown)."
+    )
+    SENT = strawberry.enum_value("sent", description="Handed to the phone network.")
+    DELIVERED = strawberry.enum_value(
+        "delivered", description="The phone got it (for a call: it was answered)."
+    )
+    FAILED = strawberry.enum_value("failed", description="It did not arrive; see `reason`.")
+
+
+@strawberry.type(
+    description="What a person waiting for a code may see of its message. It never tells "
+    "whether the phone is registered: a signup shows its real message (the code, or the "
+    "notice a registered phone's owner gets instead); a reset or login code shows QUEUED "
+    "only; an unknown challenge answers like a reset."
+)
+class DeliveryStatus:
+    status: DeliveryState = strawberry.field(description="Where the message is.")
+    channel: Channel = strawberry.field(description="How it goes: SMS, VOICE or WHATSAPP.")
+    reason: str | None = strawberry.field(
+        description="Why it failed, in plain words (Accept-Language); null unless FAILED."
+    )
 
 
 @strawberry.enum(description="A second factor that can complete a login.")

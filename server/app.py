@@ -22,6 +22,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from tortoise import Tortoise
+from tortoise.backends.base.executor import EXECUTOR_CACHE
 from tortoise.contrib.starlette import RegisterTortoise
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
@@ -86,6 +87,7 @@ class GraphQLApp(GraphQLOverHTTP):
         request.state.sub_response = response  # its status, if set, is the answer's
         client = request.client.host if request.client else "unknown"
         user_agent = request.headers.get("user-agent") or None
+        languages = request.headers.get("accept-language") or None
         return Context(
             deps=self.deps,
             request=request,
@@ -93,6 +95,7 @@ class GraphQLApp(GraphQLOverHTTP):
                 client_key(client),
                 ip_address=client if request.client else None,
                 user_agent=user_agent[:200] if user_agent else None,
+                accept_language=languages[:200] if languages else None,
             ),
             response=response,
         )
@@ -285,6 +288,11 @@ async def migrate(settings: Settings) -> list[str]:
         await run_migrations(config=database, progress=progress)
     finally:
         await Tortoise.close_connections()
+        # Tortoise caches each table's compiled INSERT by (connection, table): one compiled
+        # while a migration used a table's older shape (users before 0006) would leave the
+        # newer columns out of every later INSERT in this process (an account's locale was
+        # silently stored as null).
+        EXECUTOR_CACHE.clear()
     return applied
 
 

@@ -31,6 +31,7 @@ class SentMessage:
     to: str
     body: str
     action: str
+    channel: str = "sms"
 
 
 @dataclass
@@ -39,8 +40,16 @@ class RecordingSender:
 
     messages: list[SentMessage] = field(default_factory=list)
 
-    async def send(self, to: str, body: str, *, action: str, status_callback: str | None) -> str:
-        self.messages.append(SentMessage(to, body, action))
+    async def send(
+        self,
+        to: str,
+        body: str,
+        *,
+        action: str,
+        status_callback: str | None,
+        channel: str = "sms",
+    ) -> str:
+        self.messages.append(SentMessage(to, body, action, channel))
         return f"SM{secrets.token_hex(16)}"
 
     async def close(self) -> None:

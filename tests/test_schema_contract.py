@@ -1,5 +1,5 @@
 """schema.graphql against the contract's schema (tests/contract.graphql, the contract as given,
-with its additions applied: tests/contract_second_factors.graphql): every type, field,
+with its additions applied: tests/contract_second_factors.graphql, contract_reach.graphql): every type, field,
 argument, input field, interface and union member, with its type."""
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 ADDITIONS = [
     "contract_second_factors.graphql",  # issue 14
     "contract_sessions.graphql",  # issue 13, sessions
+    "contract_reach.graphql",  # issue 16
 ]
 
 
@@ -118,9 +119,15 @@ def test_the_additions_change_what_they_name_and_nothing_else():
         "VerifyLoginInput",
         "ResetPasswordInput",
         "Session",  # issue 13: refreshToken null in cookie mode
+        "SignupInput",
+        "Query",
     }
     assert applied["SecondFactorRequired"]["fields"]["sentTo"][0] == "String"  # type: ignore[index]
     assert applied["VerifyLoginInput"]["method"] == "SecondFactor!"  # type: ignore[index]
+    assert applied["SignupInput"]["channel"] == "Channel!"  # type: ignore[index]
+    login_args = applied["Mutation"]["fields"]["login"][1]  # type: ignore[index]
+    assert login_args == {"input": "LoginInput!", "channel": "Channel!"}
+    assert "totpEnabled" in applied["User"]["fields"]  # type: ignore[index]
 
 
 def test_refresh_session_takes_its_token_optionally_and_a_session_may_omit_it():

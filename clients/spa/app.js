@@ -5,6 +5,7 @@
 
 import { describe } from "./errors.js";
 import * as secondFactors from "./second_factors.js";
+import { reachChoice, watchDelivery } from "./reach.js";
 import {
   ApiFault,
   end,
@@ -106,11 +107,14 @@ function until(expiresAt) {
 // --- signup and verification --------------------------------------------------------------
 
 onSubmit($("#signup-form"), async ({ phone, password, username }, form) => {
-  const answer = await run("Signup", { input: { phone, password, username: username || null } });
+  const reach = reachChoice(form);
+  const input = { phone, password, username: username || null, ...reach };
+  const answer = await run("Signup", { input });
   if (answer.__typename !== "VerificationSent") return showError(form, answer);
   form.reset();
   flow.signupChallenge = answer.challenge;
   askForSignupCode(answer.phone, answer.expiresAt);
+  watchDelivery(answer.challenge, answer.phone, reach.channel);
 });
 
 $("#signup-form [name=username]").addEventListener("change", async (event) => {
@@ -156,6 +160,7 @@ onClick($("#resend-button"), $("#verify-form"), async () => {
   askForSignupCode(answer.phone, answer.expiresAt);
   notice(`We sent a new code to ${answer.phone}. Only the newest code works.`);
   flow.signupChallenge = answer.challenge;
+  watchDelivery(answer.challenge, answer.phone);
 });
 
 // --- login, with the second factor --------------------------------------------------------

@@ -26,7 +26,7 @@ mutation ChangePassword($input: ChangePasswordInput!) {
         accessToken
         refreshToken
         expiresAt
-        user { id phone username isVerified pendingPhone twoFactorEnabled createdAt }
+        user { id phone username isVerified pendingPhone twoFactorEnabled createdAt locale }
       }
     }
   }
@@ -39,7 +39,7 @@ mutation ConfirmIdentityChange($code: String!) {
     __typename
     ... on MutationError { message }
     ... on RateLimited { retryAfterSeconds }
-    ... on IdentityChanged { user { id phone username isVerified pendingPhone twoFactorEnabled createdAt } }
+    ... on IdentityChanged { user { id phone username isVerified pendingPhone twoFactorEnabled createdAt locale } }
   }
 }
 `;
@@ -67,6 +67,17 @@ mutation DeleteAccount($input: DeleteAccountInput!) {
 }
 `;
 
+export const DeliveryStatus = `# What happened to the code a challenge waits for (poll every few seconds); never tells whether
+# a phone is registered.
+query DeliveryStatus($challenge: String!) {
+  deliveryStatus(challenge: $challenge) {
+    __typename
+    ... on DeliveryStatus { status channel reason }
+    ... on RateLimited { message retryAfterSeconds }
+  }
+}
+`;
+
 export const DisableTotp = `# Turn the authenticator app off and end the recovery codes. Needs "Authorization: Bearer <accessToken>".
 mutation DisableTotp($currentPassword: String!) {
   disableTotp(currentPassword: $currentPassword) {
@@ -79,8 +90,9 @@ mutation DisableTotp($currentPassword: String!) {
 `;
 
 export const Login = `# Log in with phone or username. With two-factor or TOTP on: SecondFactorRequired (its methods), then VerifyLogin.
-mutation Login($input: LoginInput!) {
-  login(input: $input) {
+# channel: how a login_code goes when one is needed.
+mutation Login($input: LoginInput!, $channel: Channel = SMS) {
+  login(input: $input, channel: $channel) {
     __typename
     ... on MutationError { message }
     ... on InvalidInput { field }
@@ -89,7 +101,7 @@ mutation Login($input: LoginInput!) {
       accessToken
       refreshToken
       expiresAt
-      user { id phone username isVerified pendingPhone twoFactorEnabled createdAt }
+      user { id phone username isVerified pendingPhone twoFactorEnabled createdAt locale }
     }
     ... on SecondFactorRequired { challenge sentTo expiresAt methods }
   }
@@ -108,7 +120,7 @@ mutation Logout($refreshToken: String, $everywhere: Boolean! = false) {
 
 export const Me = `# The caller's account; null without a valid access token.
 query Me {
-  me { id phone username isVerified pendingPhone twoFactorEnabled createdAt }
+  me { id phone username isVerified pendingPhone twoFactorEnabled createdAt locale }
 }
 `;
 
@@ -122,7 +134,7 @@ mutation RefreshSession($refreshToken: String) {
       accessToken
       refreshToken
       expiresAt
-      user { id phone username isVerified pendingPhone twoFactorEnabled createdAt }
+      user { id phone username isVerified pendingPhone twoFactorEnabled createdAt locale }
     }
   }
 }
@@ -140,8 +152,8 @@ mutation RegenerateRecoveryCodes($currentPassword: String!) {
 `;
 
 export const RequestReset = `# Forgotten password: a reset_password code goes to the phone if it has an account.
-mutation RequestReset($phone: String!) {
-  requestReset(phone: $phone) {
+mutation RequestReset($phone: String!, $channel: Channel = SMS) {
+  requestReset(phone: $phone, channel: $channel) {
     __typename
     ... on MutationError { message }
     ... on InvalidInput { field }
@@ -152,8 +164,9 @@ mutation RequestReset($phone: String!) {
 `;
 
 export const ResendVerification = `# This signup's code again (after the resend wait); the same challenge back. Next: VerifyPhone.
-mutation ResendVerification($phone: String!, $challenge: String!) {
-  resendVerification(phone: $phone, challenge: $challenge) {
+# A resend may switch channel ("Call me instead": VOICE); the wrong-guess count carries over.
+mutation ResendVerification($phone: String!, $challenge: String!, $channel: Channel = SMS) {
+  resendVerification(phone: $phone, challenge: $challenge, channel: $channel) {
     __typename
     ... on MutationError { message }
     ... on InvalidInput { field }
@@ -222,7 +235,7 @@ mutation SetTwoFactor($input: SetTwoFactorInput!) {
     __typename
     ... on MutationError { message }
     ... on RateLimited { retryAfterSeconds }
-    ... on TwoFactorUpdated { user { id phone username isVerified pendingPhone twoFactorEnabled createdAt } }
+    ... on TwoFactorUpdated { user { id phone username isVerified pendingPhone twoFactorEnabled createdAt locale } }
   }
 }
 `;
@@ -239,7 +252,8 @@ mutation SetupTotp($currentPassword: String!) {
 }
 `;
 
-export const Signup = `# Start an account: a verify_signup code goes to the phone. Next: VerifyPhone with the
+export const Signup = `# Start an account: a verify_signup code goes to the phone (input.channel: SMS, VOICE or
+# WHATSAPP; input.locale: the account's language). Next: VerifyPhone with the
 # phone, this challenge and the code.
 mutation Signup($input: SignupInput!) {
   signup(input: $input) {
@@ -269,7 +283,7 @@ mutation VerifyLogin($input: VerifyLoginInput!) {
       accessToken
       refreshToken
       expiresAt
-      user { id phone username isVerified pendingPhone twoFactorEnabled createdAt }
+      user { id phone username isVerified pendingPhone twoFactorEnabled createdAt locale }
     }
   }
 }
@@ -286,7 +300,7 @@ mutation VerifyPhone($input: VerifyPhoneInput!) {
       accessToken
       refreshToken
       expiresAt
-      user { id phone username isVerified pendingPhone twoFactorEnabled createdAt }
+      user { id phone username isVerified pendingPhone twoFactorEnabled createdAt locale }
     }
   }
 }
@@ -294,27 +308,28 @@ mutation VerifyPhone($input: VerifyPhoneInput!) {
 
 export const DOCUMENT_IDS = {
   ChangeIdentity: "sha256:9893cf77b64b2bfbbdf88cdfc52e21d817022e6b558f9edd9a386533e4ea3f0d",
-  ChangePassword: "sha256:fac2857c886db061d33850ef6430b67332f4654945c3f7c6fb214924d71a5515",
-  ConfirmIdentityChange: "sha256:0f7ed49caff5d38931c6ab162d94e55cc7e94ea9880796a2d3cceaf3989f7976",
+  ChangePassword: "sha256:803bb1293ea1a398f8e9343983e317a86d33c1ecc664ce04f60dfc4eeb0fb349",
+  ConfirmIdentityChange: "sha256:6c8fcf68bf2e3ade476f6f8422d569d4c9ebb44dd0d4d7b1018592a6e7081068",
   ConfirmTotp: "sha256:b9763ba1ca3120788271bebb341d5b236fdda07bad63104f6d1d400232795462",
   DeleteAccount: "sha256:aff30d1746ec8b90c7d19ee16da63d394b0676b5ec0c1d3fb792a083039a6dcd",
+  DeliveryStatus: "sha256:dec6a904e32e2bc8f1ae6b52eb9330673f2e0d9d57f4925d527fd7f49f466709",
   DisableTotp: "sha256:b4778df194e9a376e8148e5148ba0246adcd680acee06e632bd860c5d582b914",
-  Login: "sha256:a2f3badae8ee8f6658321b1e5d77af32da88ac2c53120846c45fcbba7a7340d6",
+  Login: "sha256:cfd76497449f5f6856a9bd3b730f0912addb254ba12a16f100cd2a22c8d94ef3",
   Logout: "sha256:2d76c8bafdd958d75d1185e23a598942e03b10ef963996e3e5df733aa7990c6a",
-  Me: "sha256:5f94d770344d9d520aeaf29fbee188a268fc81d0afae074641571a9d33ee482b",
-  RefreshSession: "sha256:1677462ce9b98ebdbdb191292cd85c4b4cedbea7662ab71b947b86fd89bd681d",
+  Me: "sha256:32bf62c74da3f4fa75848dfeedebb680f749eb3c50283b936b5a0375e7a3ad1d",
+  RefreshSession: "sha256:0d905be5b5e78ff04e3b174ce753f6dbae2022ef69942ff1f91461c9d954b66f",
   RegenerateRecoveryCodes: "sha256:1d7f09e79cde286d696cf33775d1c4f67da8d87d6ac21f0e964d3401c627d4b6",
-  RequestReset: "sha256:0de81964e5b518f402b31045758660bedf1ba4639231064c0c8920184b4ba82c",
-  ResendVerification: "sha256:e2a01c96bba5e354bb568ce5fc392ff9f92e0dd10e6bcec1f44ac6ee9b135c93",
+  RequestReset: "sha256:622fb2c1be790d10c9a1d3b5d2f4dc81fdc8afe57104a995d91b47d8106bdad0",
+  ResendVerification: "sha256:e98322200a7149ad903dec68730ba3a0e9dd1ee5834bb462a4c39ba2a63e0e58",
   ResetPassword: "sha256:c17ed5072b28eb05f1abffa7412177b6a5becdd6e05f078f689748c6a967e02e",
   RevokeOtherSessions: "sha256:7071e9a494b393dc586aee7382dba3e52723706eec3a8a63540614916ba780ab",
   RevokeSession: "sha256:59b7ae175534d05a6dc2291fbbecff0f3f6031c45ced24f94ae836645590c16a",
   SecurityActivity: "sha256:5461f5f6939a2add5442feead19db4675cde887d27c2246fc6c69d5dd57d7f99",
   Sessions: "sha256:14c488ac58929594eab3f4e228ecf9aed39c53c5becdcef823ca7765066fd212",
-  SetTwoFactor: "sha256:6a12d457f609449aaa0b43ab9a027e2dd44a3018460461f3e79a50751b3a9174",
+  SetTwoFactor: "sha256:9666cc004ebe3b995098a7276f9847d1e27c74d45c7b6c7c13d10e3843d070c8",
   SetupTotp: "sha256:e8b9e8cfbf5e6b8c3c36ba3348e7b6218d0915e2db13251b6d2356adc17382ec",
-  Signup: "sha256:09ff5094cb24ec2e1d415ecd5483fb12e7c0446f6f59cc7043f2edbde56f1311",
+  Signup: "sha256:289f3ad6d61e63a5983c746dd29abee4c5950ac702e4c361310a24232f9b3453",
   UsernameAvailable: "sha256:0b3333afc2bc3156791d21fddba9cc956263f7c7f7b1763e386161b75d90e99b",
-  VerifyLogin: "sha256:841d34e6fe3f80b7b54af9215c6a87b718a7acf7f8f81d07cfe017588630a983",
-  VerifyPhone: "sha256:148dd50c99df53bde5f09c21574ffeb453de3c59bc3ab973e4c91cbaee60e76b",
+  VerifyLogin: "sha256:2eeba2424518426822eab3bed3a61b3bb348520a2e04057f5a2111230e43fb7e",
+  VerifyPhone: "sha256:0d32fc641da294fe512cdb9cef8bfcb8fb293945b2a8928745b8d9965587c6bb",
 };

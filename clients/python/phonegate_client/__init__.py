@@ -49,6 +49,11 @@ from .delete_account import (
     DeleteAccountDeleteAccountNotAuthenticated,
     DeleteAccountDeleteAccountRateLimited,
 )
+from .delivery_status import (
+    DeliveryStatus,
+    DeliveryStatusDeliveryStatusDeliveryStatus,
+    DeliveryStatusDeliveryStatusRateLimited,
+)
 from .disable_totp import (
     DisableTotp,
     DisableTotpDisableTotpInvalidCredentials,
@@ -57,7 +62,7 @@ from .disable_totp import (
     DisableTotpDisableTotpTwoFactorUpdated,
     DisableTotpDisableTotpTwoFactorUpdatedUser,
 )
-from .enums import SecondFactor
+from .enums import Channel, DeliveryState, SecondFactor
 from .input_types import (
     ChangeIdentityInput,
     ChangePasswordInput,
@@ -206,6 +211,7 @@ __all__ = [
     "ChangePasswordChangePasswordRateLimited",
     "ChangePasswordChangePasswordWeakPassword",
     "ChangePasswordInput",
+    "Channel",
     "ConfirmIdentityChange",
     "ConfirmIdentityChangeConfirmIdentityChangeCodeExpired",
     "ConfirmIdentityChangeConfirmIdentityChangeIdentityChanged",
@@ -227,6 +233,10 @@ __all__ = [
     "DeleteAccountDeleteAccountNotAuthenticated",
     "DeleteAccountDeleteAccountRateLimited",
     "DeleteAccountInput",
+    "DeliveryState",
+    "DeliveryStatus",
+    "DeliveryStatusDeliveryStatusDeliveryStatus",
+    "DeliveryStatusDeliveryStatusRateLimited",
     "DisableTotp",
     "DisableTotpDisableTotpInvalidCredentials",
     "DisableTotpDisableTotpNotAuthenticated",

@@ -39,6 +39,7 @@ class ChangePasswordChangePasswordPasswordChangedSessionUser(BaseModel):
     pending_phone: Optional[str] = Field(alias="pendingPhone")
     two_factor_enabled: bool = Field(alias="twoFactorEnabled")
     created_at: datetime = Field(alias="createdAt")
+    locale: str
 
 
 class ChangePasswordChangePasswordInvalidCredentials(BaseModel):

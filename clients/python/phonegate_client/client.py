@@ -10,7 +10,9 @@ from .change_password import ChangePassword
 from .confirm_identity_change import ConfirmIdentityChange
 from .confirm_totp import ConfirmTotp
 from .delete_account import DeleteAccount
+from .delivery_status import DeliveryStatus
 from .disable_totp import DisableTotp
+from .enums import Channel
 from .input_types import (
     ChangeIdentityInput,
     ChangePasswordInput,
@@ -103,6 +105,7 @@ class PhonegateClient(AsyncBaseClient):
                       pendingPhone
                       twoFactorEnabled
                       createdAt
+                      locale
                     }
                   }
                 }
@@ -138,6 +141,7 @@ class PhonegateClient(AsyncBaseClient):
                     pendingPhone
                     twoFactorEnabled
                     createdAt
+                    locale
                   }
                 }
               }
@@ -203,6 +207,30 @@ class PhonegateClient(AsyncBaseClient):
         data = self.get_data(response)
         return DeleteAccount.model_validate(data)
 
+    async def delivery_status(self, challenge: str, **kwargs: Any) -> DeliveryStatus:
+        query = gql("""
+            query DeliveryStatus($challenge: String!) {
+              deliveryStatus(challenge: $challenge) {
+                __typename
+                ... on DeliveryStatus {
+                  status
+                  channel
+                  reason
+                }
+                ... on RateLimited {
+                  message
+                  retryAfterSeconds
+                }
+              }
+            }
+            """)
+        variables: dict[str, object] = {"challenge": challenge}
+        response = await self.execute(
+            query=query, operation_name="DeliveryStatus", variables=variables, **kwargs
+        )
+        data = self.get_data(response)
+        return DeliveryStatus.model_validate(data)
+
     async def disable_totp(self, current_password: str, **kwargs: Any) -> DisableTotp:
         query = gql("""
             mutation DisableTotp($currentPassword: String!) {
@@ -231,10 +259,15 @@ class PhonegateClient(AsyncBaseClient):
         data = self.get_data(response)
         return DisableTotp.model_validate(data)
 
-    async def login(self, input: LoginInput, **kwargs: Any) -> Login:
+    async def login(
+        self,
+        input: LoginInput,
+        channel: Union[Optional[Channel], UnsetType] = UNSET,
+        **kwargs: Any,
+    ) -> Login:
         query = gql("""
-            mutation Login($input: LoginInput!) {
-              login(input: $input) {
+            mutation Login($input: LoginInput!, $channel: Channel = SMS) {
+              login(input: $input, channel: $channel) {
                 __typename
                 ... on MutationError {
                   message
@@ -257,6 +290,7 @@ class PhonegateClient(AsyncBaseClient):
                     pendingPhone
                     twoFactorEnabled
                     createdAt
+                    locale
                   }
                 }
                 ... on SecondFactorRequired {
@@ -268,7 +302,7 @@ class PhonegateClient(AsyncBaseClient):
               }
             }
             """)
-        variables: dict[str, object] = {"input": input}
+        variables: dict[str, object] = {"input": input, "channel": channel}
         response = await self.execute(
             query=query, operation_name="Login", variables=variables, **kwargs
         )
@@ -315,6 +349,7 @@ class PhonegateClient(AsyncBaseClient):
                 pendingPhone
                 twoFactorEnabled
                 createdAt
+                locale
               }
             }
             """)
@@ -347,6 +382,7 @@ class PhonegateClient(AsyncBaseClient):
                     pendingPhone
                     twoFactorEnabled
                     createdAt
+                    locale
                   }
                 }
               }
@@ -388,10 +424,15 @@ class PhonegateClient(AsyncBaseClient):
         data = self.get_data(response)
         return RegenerateRecoveryCodes.model_validate(data)
 
-    async def request_reset(self, phone: str, **kwargs: Any) -> RequestReset:
+    async def request_reset(
+        self,
+        phone: str,
+        channel: Union[Optional[Channel], UnsetType] = UNSET,
+        **kwargs: Any,
+    ) -> RequestReset:
         query = gql("""
-            mutation RequestReset($phone: String!) {
-              requestReset(phone: $phone) {
+            mutation RequestReset($phone: String!, $channel: Channel = SMS) {
+              requestReset(phone: $phone, channel: $channel) {
                 __typename
                 ... on MutationError {
                   message
@@ -410,7 +451,7 @@ class PhonegateClient(AsyncBaseClient):
               }
             }
             """)
-        variables: dict[str, object] = {"phone": phone}
+        variables: dict[str, object] = {"phone": phone, "channel": channel}
         response = await self.execute(
             query=query, operation_name="RequestReset", variables=variables, **kwargs
         )
@@ -418,11 +459,15 @@ class PhonegateClient(AsyncBaseClient):
         return RequestReset.model_validate(data)
 
     async def resend_verification(
-        self, phone: str, challenge: str, **kwargs: Any
+        self,
+        phone: str,
+        challenge: str,
+        channel: Union[Optional[Channel], UnsetType] = UNSET,
+        **kwargs: Any,
     ) -> ResendVerification:
         query = gql("""
-            mutation ResendVerification($phone: String!, $challenge: String!) {
-              resendVerification(phone: $phone, challenge: $challenge) {
+            mutation ResendVerification($phone: String!, $challenge: String!, $channel: Channel = SMS) {
+              resendVerification(phone: $phone, challenge: $challenge, channel: $channel) {
                 __typename
                 ... on MutationError {
                   message
@@ -441,7 +486,11 @@ class PhonegateClient(AsyncBaseClient):
               }
             }
             """)
-        variables: dict[str, object] = {"phone": phone, "challenge": challenge}
+        variables: dict[str, object] = {
+            "phone": phone,
+            "challenge": challenge,
+            "channel": channel,
+        }
         response = await self.execute(
             query=query,
             operation_name="ResendVerification",
@@ -599,6 +648,7 @@ class PhonegateClient(AsyncBaseClient):
                     pendingPhone
                     twoFactorEnabled
                     createdAt
+                    locale
                   }
                 }
               }
@@ -709,6 +759,7 @@ class PhonegateClient(AsyncBaseClient):
                     pendingPhone
                     twoFactorEnabled
                     createdAt
+                    locale
                   }
                 }
               }
@@ -747,6 +798,7 @@ class PhonegateClient(AsyncBaseClient):
                     pendingPhone
                     twoFactorEnabled
                     createdAt
+                    locale
                   }
                 }
               }

@@ -35,6 +35,7 @@ class ConfirmIdentityChangeConfirmIdentityChangeIdentityChangedUser(BaseModel):
     pending_phone: Optional[str] = Field(alias="pendingPhone")
     two_factor_enabled: bool = Field(alias="twoFactorEnabled")
     created_at: datetime = Field(alias="createdAt")
+    locale: str
 
 
 class ConfirmIdentityChangeConfirmIdentityChangeInvalidCode(BaseModel):

@@ -4,6 +4,19 @@
 from enum import Enum
 
 
+class Channel(str, Enum):
+    SMS = "SMS"
+    VOICE = "VOICE"
+    WHATSAPP = "WHATSAPP"
+
+
+class DeliveryState(str, Enum):
+    QUEUED = "QUEUED"
+    SENT = "SENT"
+    DELIVERED = "DELIVERED"
+    FAILED = "FAILED"
+
+
 class SecondFactor(str, Enum):
     SMS = "SMS"
     TOTP = "TOTP"

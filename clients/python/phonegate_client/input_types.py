@@ -6,7 +6,7 @@ from typing import Optional
 from pydantic import Field
 
 from .base_model import BaseModel
-from .enums import SecondFactor
+from .enums import Channel, SecondFactor
 
 
 class ChangeIdentityInput(BaseModel):
@@ -78,6 +78,10 @@ class SignupInput(BaseModel):
     "8 to 256 characters, any Unicode; not a common password, not built from the phone or username (else `WeakPassword`)."
     username: Optional[str] = None
     "Optional: 3 to 32 letters (of one alphabet), digits, '.', '_' or '-', starting with a letter or digit. Check it first with `usernameAvailable`."
+    locale: Optional[str] = None
+    'The account\'s language, a BCP 47 tag such as "es" or "pt-BR": every message and call to the account uses it. Without it: Accept-Language, else the phone\'s country, else English. A tag for a language without texts falls back the same way; a malformed one is InvalidInput on `locale`.'
+    channel: Channel = Channel.SMS
+    "How the code goes: SMS (default), VOICE (a call) or WHATSAPP; one of the server's ALLOWED_CHANNELS, else InvalidInput on `channel`."
 
 
 class VerifyLoginInput(BaseModel):

@@ -37,6 +37,7 @@ class LoginLoginSessionUser(BaseModel):
     pending_phone: Optional[str] = Field(alias="pendingPhone")
     two_factor_enabled: bool = Field(alias="twoFactorEnabled")
     created_at: datetime = Field(alias="createdAt")
+    locale: str
 
 
 class LoginLoginSecondFactorRequired(BaseModel):

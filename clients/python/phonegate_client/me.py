@@ -21,6 +21,7 @@ class MeMe(BaseModel):
     pending_phone: Optional[str] = Field(alias="pendingPhone")
     two_factor_enabled: bool = Field(alias="twoFactorEnabled")
     created_at: datetime = Field(alias="createdAt")
+    locale: str
 
 
 Me.model_rebuild()

@@ -32,6 +32,7 @@ class RefreshSessionRefreshSessionSessionUser(BaseModel):
     pending_phone: Optional[str] = Field(alias="pendingPhone")
     two_factor_enabled: bool = Field(alias="twoFactorEnabled")
     created_at: datetime = Field(alias="createdAt")
+    locale: str
 
 
 class RefreshSessionRefreshSessionInvalidToken(BaseModel):

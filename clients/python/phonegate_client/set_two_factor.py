@@ -31,6 +31,7 @@ class SetTwoFactorSetTwoFactorTwoFactorUpdatedUser(BaseModel):
     pending_phone: Optional[str] = Field(alias="pendingPhone")
     two_factor_enabled: bool = Field(alias="twoFactorEnabled")
     created_at: datetime = Field(alias="createdAt")
+    locale: str
 
 
 class SetTwoFactorSetTwoFactorInvalidCredentials(BaseModel):

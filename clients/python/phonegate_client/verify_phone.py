@@ -36,6 +36,7 @@ class VerifyPhoneVerifyPhoneSessionUser(BaseModel):
     pending_phone: Optional[str] = Field(alias="pendingPhone")
     two_factor_enabled: bool = Field(alias="twoFactorEnabled")
     created_at: datetime = Field(alias="createdAt")
+    locale: str
 
 
 class VerifyPhoneVerifyPhoneInvalidCode(BaseModel):
