@@ -1,6 +1,7 @@
 """schema.graphql against the contract's schema (tests/contract.graphql, the contract as given,
-with its additions applied: tests/contract_second_factors.graphql, contract_reach.graphql): every type, field,
-argument, input field, interface and union member, with its type."""
+with its additions applied: tests/contract_second_factors.graphql, contract_reach.graphql,
+contract_sessions.graphql): every type, field, argument, input field, interface and union
+member, with its type."""
 
 from __future__ import annotations
 
@@ -24,10 +25,12 @@ from graphql import (
 )
 
 ROOT = Path(__file__).resolve().parent.parent
+# Applied in order. Reach restates `type Mutation` (its channel arguments) with the base
+# contract's refreshSession, so it goes before sessions, whose `extend` makes that optional.
 ADDITIONS = [
     "contract_second_factors.graphql",  # issue 14
-    "contract_sessions.graphql",  # issue 13, sessions
     "contract_reach.graphql",  # issue 16
+    "contract_sessions.graphql",  # issue 13, sessions
 ]
 
 
