@@ -113,9 +113,10 @@ PINNED = {
     # Issue 17: the limits of one request in one Redis round trip (one Lua script), and the
     # clears after a success in one DEL: signup 10 -> 1, verifyPhone 3 -> 1, login 12 -> 2
     # (the check before the work, the clear after a right password), requestReset 10 -> 1,
-    # resetPassword 6 -> 2 (the guess budget, the clear).
+    # resetPassword 6 -> 2 (the guess budget, the clear). verifyPhone's SQL 12 -> 11: no look
+    # for an account holding the phone before creating one (its unique key finds it).
     "signup": (9, 1),  # was 13: the first request counted the new connection's handshake
-    "verifyPhone": (12, 1),  # +1: the per-phone lock that lines up parallel verifications
+    "verifyPhone": (11, 1),  # +1: the per-phone lock that lines up parallel verifications
     "login": (5, 2),
     "refreshSession": (3, 0),
     "me": (1, 0),
