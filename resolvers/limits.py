@@ -166,6 +166,12 @@ class RateLimits:
         self.items = parse_limits(overrides)
         self._alerted: dict[str, float] = {}
         self._script = _batch_script(self.storage)
+        # BATCH_SCRIPT's arguments of each limit, made once: its tier count, then per tier
+        # its amount and expiry.
+        self._tier_args: dict[str, list[int]] = {
+            name: [len(tiers), *(n for i in tiers for n in (i.amount, i.get_expiry()))]
+            for name, tiers in self.items.items()
+        }
 
     async def check(self, *checks: Check) -> list[bool]:
         """Evaluate ``checks`` in order (see the module docstring): for each check evaluated,
@@ -216,9 +222,7 @@ class RateLimits:
         assert bridge is not None and self._script is not None
         args: list[Any] = [repr(time.time())]
         for check in checks:
-            tiers = self.items[check.name]
-            args += [int(check.counts), int(check.refuses), len(tiers)]
-            args += [n for item in tiers for n in (item.amount, item.get_expiry())]
+            args += [int(check.counts), int(check.refuses), *self._tier_args[check.name]]
         keys = [bridge.prefixed_key(key) for _, key in self._tiers(checks)]
         answers = await self._script(keys=keys, args=args)
         return [
