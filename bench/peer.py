@@ -33,7 +33,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -96,7 +96,8 @@ def login_jobs(accounts: list[tuple[str, str]]) -> Callable[[], Job | None]:
 @contextlib.contextmanager
 def peer_server(
     database_url: str, workers: int, log_path: Path, twilio: dict[str, str]
-) -> Iterator[int]:
+) -> Iterator[tuple[int, list[int]]]:
+    """The peer's port and the pids of its uvicorn workers (whose CPU each phase counts)."""
     env = {k: v for k, v in os.environ.items() if k != "WEB_CONCURRENCY"}
     env.update(twilio)
     env["PEER_DATABASE_URL"] = database_url.replace("postgres://", "postgresql+asyncpg://", 1)
@@ -121,7 +122,8 @@ def peer_server(
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"peer did not start:\n{log_path.read_text()}")
             time.sleep(0.2)
-        yield port
+        family = servers.descendants(process.pid)
+        yield port, [p for p in family if b"spawn_main" in servers._cmdline(p)] or family
     finally:
         process.terminate()
         try:
@@ -172,23 +174,54 @@ async def measure_peer(
     accounts: list[tuple[str, str]] = []
     phones = phonegate_bench.unique_phones(10**6)
     server = peer_server(database_url, args.workers, folder / "peer.log", double.settings())
-    port = await asyncio.to_thread(server.__enter__)
+    port, pids = await asyncio.to_thread(server.__enter__)
     try:
         await loadgen.closed_loop(
             "warm-up", "127.0.0.1", port, 4, 1.5, register_jobs(accounts, phones)
         )
-        register = await loadgen.closed_loop(
-            "fastapi-users register", "127.0.0.1", port, 16, 5 * d, register_jobs(accounts, phones)
+        register = await counted(
+            pids,
+            loadgen.closed_loop(
+                "fastapi-users register",
+                "127.0.0.1",
+                port,
+                16,
+                5 * d,
+                register_jobs(accounts, phones),
+            ),
         )
         if len(double.messages) < len(accounts):  # the hook sends before register answers
             raise RuntimeError(f"{len(double.messages)} SMS for {len(accounts)} registrations")
-        login = await loadgen.closed_loop(
-            "fastapi-users login", "127.0.0.1", port, 16, 4 * d, login_jobs(accounts)
+        login = await counted(
+            pids,
+            loadgen.closed_loop(
+                "fastapi-users login", "127.0.0.1", port, 16, 4 * d, login_jobs(accounts)
+            ),
         )
     finally:
         await asyncio.to_thread(server.__exit__, None, None, None)
         await double.stop()
     return register, login
+
+
+async def counted(pids: list[int], phase: Coroutine[Any, Any, Phase]) -> Phase:
+    """The phase, with the CPU its server's workers and the machine's other parts used
+    (counted as bench/run.py counts phonegate's)."""
+    before, others = phonegate_bench.cpu_seconds(pids), phonegate_bench.other_cpu()
+    result = await phase
+    result.server_cpu = phonegate_bench.cpu_seconds(pids) - before
+    after = phonegate_bench.other_cpu()
+    result.other_cpu = {k: v - others.get(k, 0.0) for k, v in after.items()}
+    return result
+
+
+def cpu_ratio(peer: Phase, ours: Phase) -> float | None:
+    """The peer's server CPU per success over ours: above 1, ours does the job for less CPU
+    (what decides the rate when the cores are the limit, and less moved by the machine's
+    other load than the rate itself)."""
+    if not (peer.ok and ours.ok and ours.server_cpu):
+        return None
+    return round((peer.server_cpu / peer.ok) / (ours.server_cpu / ours.ok), 3)
 
 
 def one_round(args: argparse.Namespace, folder: Path, index: int) -> dict[str, Phase]:
@@ -230,7 +263,10 @@ def main() -> int:
             print(
                 f"round {index}: signup/register "
                 f"{ratio(phases['signup'], phases['register'])}, "
-                f"login/login {ratio(phases['login'], phases['peer_login'])}",
+                f"login/login {ratio(phases['login'], phases['peer_login'])}; CPU per "
+                f"request, peer/ours: register/signup "
+                f"{cpu_ratio(phases['register'], phases['signup'])}, login "
+                f"{cpu_ratio(phases['peer_login'], phases['login'])}",
                 flush=True,
             )
     # The ceiling both are held against, in the same run: argon2id hashes/s of as many
@@ -249,6 +285,17 @@ def main() -> int:
         "register_ratios": register_ratios,
         "login_ratios": login_ratios,
         "register_ratio": statistics.median(x for x in register_ratios if x is not None),
+        "cpu_ratios": {
+            "register_over_signup": [cpu_ratio(r["register"], r["signup"]) for r in rounds],
+            "login_over_login": [cpu_ratio(r["peer_login"], r["login"]) for r in rounds],
+        },
+        "server_cpu_ms_per_request_median": {
+            name: round(
+                statistics.median(r[name].server_cpu * 1000 / r[name].ok for r in rounds), 2
+            )
+            for name in ("signup", "register", "login", "peer_login")
+            if all(r[name].ok for r in rounds)
+        },
         "login_ratio": statistics.median(x for x in login_ratios if x is not None),
         "phonegate_signup_rps": round(median("signup"), 1),
         "fastapi_users_register_rps": round(median("register"), 1),

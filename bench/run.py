@@ -52,7 +52,10 @@ sys.path.insert(0, str(servers.ROOT))
 from core.settings import Settings  # the server's own defaults
 
 HELLO = "{ __typename }"
-SIGNUP = "mutation S($i: SignupInput!) { signup(input: $i) { __typename } }"
+SIGNUP = (
+    "mutation S($i: SignupInput!) { signup(input: $i) { __typename "
+    "... on VerificationSent { challenge } } }"
+)
 VERIFY = (
     "mutation V($i: VerifyPhoneInput!) { verifyPhone(input: $i) { __typename "
     "... on Session { accessToken } } }"
@@ -70,6 +73,7 @@ class Account:
     phone: str
     password: str
     token: str = ""
+    challenge: str = ""  # the signup's, which its code is bound to
 
 
 @dataclass
@@ -127,6 +131,7 @@ def signup_jobs(run: Run) -> Callable[[], Job | None]:
             )
             kind = typename(data)
             if kind == "VerificationSent":
+                account.challenge = data["data"]["signup"]["challenge"]
                 run.pending.append(account)
             return kind == "VerificationSent", kind
 
@@ -148,7 +153,10 @@ def verify_jobs(
         account = queue.pop()
 
         async def job(conn: Connection) -> tuple[bool, str]:
-            variables = {"i": {"phone": account.phone, "code": codes[account.phone]}}
+            code = codes[account.phone]
+            variables = {
+                "i": {"phone": account.phone, "code": code, "challenge": account.challenge}
+            }
             data = await conn.graphql(VERIFY, variables)
             kind = typename(data)
             if kind == "Session":

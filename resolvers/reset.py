@@ -100,7 +100,6 @@ async def complete(
         return user
 
     user = await codes.check(deps.codes, row, code, apply, prepare=prepare)
-    await guards.succeeded(deps, phone)
-    if user.username_key:
-        await guards.succeeded(deps, f"username:{user.username_key}")
+    usernames = (f"username:{user.username_key}",) if user.username_key else ()
+    await guards.succeeded(deps, phone, *usernames)
     deps.wake_outbox()

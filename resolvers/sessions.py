@@ -49,21 +49,26 @@ class Caller:
     session_id: uuid.UUID
 
 
-async def _find(deps: Deps, identifier: str) -> tuple[str, User | None]:
-    """(identifier key, user) for a phone in any format or a username. Login limits count
-    on the identifier as given, never on the account behind it: a count shared by a
-    username and its phone would tell which phone goes with which username."""
+def _identifier_key(deps: Deps, identifier: str) -> str:
+    """The key of a phone in any format or a username. Login limits count on the identifier
+    as given, never on the account behind it: a count shared by a username and its phone
+    would tell which phone goes with which username."""
     if looks_like_phone(identifier):
         try:
-            phone = deps.normalize_phone(identifier)
+            return deps.normalize_phone(identifier)
         except InputRejected:
             raise InputRejected("identifier", "Enter your phone number or username.") from None
-        return phone, await User.get_or_none(phone=phone, is_verified=True)
     try:
         _, key = normalize_username(identifier)
     except InputRejected:
         raise InputRejected("identifier", "Enter your phone number or username.") from None
-    return f"username:{key}", await User.get_or_none(username_key=key, is_verified=True)
+    return f"username:{key}"
+
+
+async def _find(key: str) -> User | None:
+    if key.startswith("username:"):
+        return await User.get_or_none(username_key=key.removeprefix("username:"), is_verified=True)
+    return await User.get_or_none(phone=key, is_verified=True)
 
 
 async def _password_matches(deps: Deps, password_hash: str | None, password: str) -> bool:
@@ -112,10 +117,13 @@ async def login(
     if not password:
         raise InputRejected("password", "Enter your password.")
     channel = deps.channel(channel)  # refused alike for every identifier, before any work
-    await deps.limits.hit("login_per_client", client.address)
-    key, user = await _find(deps, identifier)
-    stepped_up = await guards.under_attack(deps, key)
-    await guards.login_attempt(deps, key)
+    try:
+        key = _identifier_key(deps, identifier)
+    except InputRejected:
+        await deps.limits.hit("login_per_client", client.address)  # counted, as any attempt
+        raise
+    stepped_up = await guards.login_budget(deps, client, key)  # one round trip
+    user = await _find(key)
     pending = None if user is not None else await signup.pending_for_login(key)
     hash_ = user.password_hash if user else (pending.password_hash if pending else None)
     right = await _password_matches(deps, hash_, password)

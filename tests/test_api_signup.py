@@ -247,3 +247,17 @@ async def test_username_available_follows_case_and_width(api):
     free = await api.run(d.USERNAME_AVAILABLE, {"u": "quill2"})
     invalid = await api.run(d.USERNAME_AVAILABLE, {"u": "a"})
     assert (taken, free, invalid) == (False, True, False)
+
+
+async def test_verifying_a_signup_of_a_phone_an_account_holds_is_refused_and_changes_nothing(api):
+    # given: a pending signup, and an account that took the phone meanwhile (verification
+    # finds it by the phone's unique key, with no look before)
+    phone = new_phone()
+    sent = await signup(api, phone)
+    code = await api.sms.code(phone, "verify_signup")
+    holder = await User.create(phone=phone, password_hash="x", is_verified=True)
+    # when
+    answer = await verify(api, phone, sent["challenge"], code)
+    # then: the answer of a used code, no second account, the holder untouched
+    assert answer["__typename"] == "InvalidCode"
+    assert [u.id for u in await User.filter(phone=phone)] == [holder.id]

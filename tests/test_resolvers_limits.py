@@ -1,5 +1,7 @@
-"""Rate limits: moving windows that refuse without counting, a truthful wait, overrides,
-defaults that meet the security checklist, limits shared through Redis, alerts."""
+"""Rate limits: moving windows that refuse without counting, a truthful wait, the checks of
+one request in order (one Redis script), exactly k of N parallel requests under a limit of k,
+overrides, defaults that meet the security checklist, limits shared through Redis, alerts.
+The behaviours run on both storages: in memory (one by one) and on Redis (one script)."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ import asyncio
 import logging
 import secrets
 import time
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 from prometheus_client import REGISTRY
@@ -14,7 +17,31 @@ from prometheus_client import REGISTRY
 from core.limit_specs import DEFAULTS, parse_limits
 from resolvers.errors import RateLimitExceeded
 from resolvers.guards import client_key
-from resolvers.limits import RateLimits
+from resolvers.limits import Check, RateLimits, hit, look
+from tests.conftest import reachable_redis
+
+Make = Callable[[str], RateLimits]
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def make(request: pytest.FixtureRequest) -> AsyncIterator[Make]:
+    """RateLimits with overrides, in memory or on the tests' Redis (closed afterwards)."""
+    url = "memory://" if request.param == "memory" else await reachable_redis()
+    made: list[RateLimits] = []
+
+    def make_(overrides: str) -> RateLimits:
+        made.append(RateLimits(url, overrides))
+        return made[-1]
+
+    yield make_
+    for limits in made:
+        await limits.close()
+
+
+@pytest.fixture
+def key() -> str:
+    """A key no other run counts on (Redis is shared between runs)."""
+    return f"k-{secrets.token_hex(8)}"
 
 
 def refused_count(limit: str) -> float:
@@ -39,62 +66,140 @@ def tiers(name: str) -> list[tuple[int, int]]:
     return [(item.amount, item.get_expiry()) for item in limits.items[name]]
 
 
-async def test_a_limit_refuses_past_its_count_with_the_wait_until_a_place_frees():
-    limits = RateLimits("memory://", "sms_per_phone=3/minute")
-    outcomes = await hits(limits, "sms_per_phone", "+14155550123", 4)
+async def test_a_limit_refuses_past_its_count_with_the_wait_until_a_place_frees(
+    make: Make, key: str
+) -> None:
+    limits = make("sms_per_phone=3/minute")
+    outcomes = await hits(limits, "sms_per_phone", key, 4)
     assert outcomes[:3] == [None] * 3
     assert outcomes[3] is not None and 58 <= outcomes[3] <= 60
 
 
-async def test_a_refused_hit_is_not_counted():
-    limits = RateLimits("memory://", "sms_per_phone=2/2 seconds")
-    first = await hits(limits, "sms_per_phone", "k", 12)
+async def test_a_refused_hit_is_not_counted(make: Make, key: str) -> None:
+    limits = make("sms_per_phone=2/2 seconds")
+    first = await hits(limits, "sms_per_phone", key, 12)
     await asyncio.sleep(2.05)
-    later = await hits(limits, "sms_per_phone", "k", 3)
+    later = await hits(limits, "sms_per_phone", key, 3)
     assert first == [None, None, *([first[2]] * 10)] and first[2] in (1, 2)
     assert later[:2] == [None, None] and later[2] is not None
 
 
-async def test_the_wait_is_that_of_the_last_full_tier():
-    limits = RateLimits("memory://", "sms_per_phone=1/minute;1/hour")
-    outcomes = await hits(limits, "sms_per_phone", "k", 2)
+async def test_the_wait_is_that_of_the_last_full_tier(make: Make, key: str) -> None:
+    limits = make("sms_per_phone=1/minute;1/hour")
+    outcomes = await hits(limits, "sms_per_phone", key, 2)
     assert outcomes[0] is None and outcomes[1] is not None and outcomes[1] > 3500
 
 
-async def test_a_refusal_by_a_later_tier_counts_in_no_tier():
-    limits = RateLimits("memory://", "sms_per_phone=5/minute;1/hour")
-    outcomes = await hits(limits, "sms_per_phone", "k", 6)
+async def test_a_refusal_by_a_later_tier_counts_in_no_tier(make: Make, key: str) -> None:
+    limits = make("sms_per_phone=5/minute;1/hour")
+    outcomes = await hits(limits, "sms_per_phone", key, 6)
     assert outcomes[0] is None and all(o is not None and o > 3500 for o in outcomes[1:])
     minute, _ = limits.items["sms_per_phone"]
-    stats = await limits.limiter.get_window_stats(minute, "sms_per_phone", "k")
+    stats = await limits.limiter.get_window_stats(minute, "sms_per_phone", key)
     assert stats.remaining == 4  # only the hit that passed
 
 
-async def test_when_several_tiers_are_full_the_wait_is_the_longest():
-    limits = RateLimits("memory://", "sms_per_phone=1/hour;1/minute")
-    outcomes = await hits(limits, "sms_per_phone", "k", 2)
+async def test_when_several_tiers_are_full_the_wait_is_the_longest(make: Make, key: str) -> None:
+    limits = make("sms_per_phone=1/hour;1/minute")
+    outcomes = await hits(limits, "sms_per_phone", key, 2)
     assert outcomes[0] is None and outcomes[1] is not None and outcomes[1] > 3500
 
 
-async def test_test_counts_nothing_and_clear_forgets():
-    limits = RateLimits("memory://", "failures_per_account=2/minute")
+async def test_test_counts_nothing_and_clear_forgets(make: Make, key: str) -> None:
+    limits = make("failures_per_account=2/minute")
     for _ in range(10):
-        await limits.test("failures_per_account", "k")
-    assert await hits(limits, "failures_per_account", "k", 3) == [
+        await limits.test("failures_per_account", key)
+    assert await hits(limits, "failures_per_account", key, 3) == [
         None,
         None,
         pytest.approx(60, abs=2),
     ]
     with pytest.raises(RateLimitExceeded):
-        await limits.test("failures_per_account", "k")
-    await limits.clear("failures_per_account", "k")
-    await limits.test("failures_per_account", "k")
+        await limits.test("failures_per_account", key)
+    await limits.clear("failures_per_account", key)
+    await limits.test("failures_per_account", key)
 
 
-async def test_keys_are_counted_apart():
-    limits = RateLimits("memory://", "login_per_client=1/minute")
-    assert await hits(limits, "login_per_client", "a", 1) == [None]
-    assert await hits(limits, "login_per_client", "b", 1) == [None]
+async def test_keys_are_counted_apart(make: Make, key: str) -> None:
+    limits = make("login_per_client=1/minute")
+    assert await hits(limits, "login_per_client", key + "a", 1) == [None]
+    assert await hits(limits, "login_per_client", key + "b", 1) == [None]
+
+
+async def test_checks_after_a_refusal_are_not_looked_at_and_those_before_stay_counted(
+    make: Make, key: str
+) -> None:
+    # given: a per-client budget with room, a per-phone budget already spent
+    limits = make("sms_per_client=5/minute;9/hour,sms_per_phone=1/minute,sms_per_prefix=3/minute")
+    await limits.hit("sms_per_phone", key)
+    # when: a request checks client, phone, prefix in one go
+    with pytest.raises(RateLimitExceeded) as refused:
+        await limits.check(
+            hit("sms_per_client", key), hit("sms_per_phone", key), hit("sms_per_prefix", key)
+        )
+    # then: refused with the phone's wait; the client counted, the prefix untouched
+    assert 55 <= refused.value.retry_after <= 60
+    assert await hits(limits, "sms_per_client", key, 5) == [None] * 4 + [pytest.approx(60, abs=2)]
+    assert await hits(limits, "sms_per_prefix", key, 4) == [None] * 3 + [pytest.approx(60, abs=2)]
+
+
+async def test_a_check_that_does_not_refuse_answers_false_and_counts_in_no_tier(
+    make: Make, key: str
+) -> None:
+    # given: the minute tier full, the hour tier with room
+    limits = make("password_failures_per_account=2/minute;10/hour,login_per_client=3/minute")
+    await hits(limits, "password_failures_per_account", key, 2)
+    soft = Check("password_failures_per_account", (key,), refuses=False)
+    # when: a soft count, a look and another limit's count in one go
+    answers = await limits.check(
+        soft, Check(soft.name, soft.keys, counts=False, refuses=False), hit("login_per_client", key)
+    )
+    # then: False twice, the next check still counted; the hour tier counted only 2
+    assert answers == [False, False, True]
+    _, hour = limits.items["password_failures_per_account"]
+    stats = await limits.limiter.get_window_stats(hour, "password_failures_per_account", key)
+    assert stats.remaining == 8
+    assert await hits(limits, "login_per_client", key, 3) == [None, None, pytest.approx(60, abs=2)]
+
+
+async def test_forget_empties_every_tier_of_every_limit_named(make: Make, key: str) -> None:
+    limits = make("failures_per_account=1/minute,password_failures_per_account=1/minute;1/hour")
+    await limits.check(hit("failures_per_account", key), hit("password_failures_per_account", key))
+    await limits.forget(
+        look("failures_per_account", key), look("password_failures_per_account", key)
+    )
+    assert await limits.check(
+        hit("failures_per_account", key), hit("password_failures_per_account", key)
+    ) == [True, True]
+
+
+async def test_of_n_parallel_requests_under_a_limit_of_k_exactly_k_pass(
+    make: Make, key: str
+) -> None:
+    # given: four workers' limits on Redis (one process's in memory), a phone allowed 5
+    workers = [make("sms_per_client=40/minute,sms_per_phone=5/minute;7/hour") for _ in range(4)]
+    workers = workers if workers[0].pool is not None else workers[:1]
+
+    async def one(index: int) -> bool:
+        try:
+            await workers[index % len(workers)].check(
+                hit("sms_per_client", key), hit("sms_per_phone", key), look("sms_global")
+            )
+        except RateLimitExceeded:
+            return False
+        return True
+
+    # when: 30 requests at once
+    passed = await asyncio.gather(*(one(i) for i in range(30)))
+    # then: exactly 5 pass; every request counted once per client, the refused ones per phone
+    # in no tier
+    assert sum(passed) == 5
+    _, hour = workers[0].items["sms_per_phone"]
+    assert (await workers[0].limiter.get_window_stats(hour, "sms_per_phone", key)).remaining == 2
+    (client,) = workers[0].items["sms_per_client"]
+    assert (
+        await workers[0].limiter.get_window_stats(client, "sms_per_client", key)
+    ).remaining == 10
 
 
 @pytest.mark.parametrize("spec", ["abc", "5/fortnight", "", "5 per minute;x"])
