@@ -106,6 +106,26 @@ async def test_a_number_not_on_whatsapp_shows_failed_with_that_reason(
     assert failed["reason"] == "That number is not on WhatsApp."
 
 
+async def test_not_on_whatsapp_reported_later_by_callback_shows_the_same_failure(
+    twilio_app: Any, twilio: TwilioDouble
+) -> None:
+    """Twilio files 63003 as an application log entry: it may accept the message (201,
+    queued) and report the failure afterwards in the status callback. Either way the person
+    reads the same status and reason."""
+    phone = new_phone()
+    async with twilio_app(**ALL_CHANNELS) as api:
+        sent = await signup(api, phone, channel="WHATSAPP")
+        (message,) = await twilio.wait("whatsapp:" + phone)
+        await until(api, sent["challenge"], "SENT")
+        # when: Twilio reports it failed, the address unknown to WhatsApp
+        await report(api, message.sid, "failed", error_code=63003)
+        failed = await until(api, sent["challenge"], "FAILED")
+        row = await OutboxMessage.get(provider_sid=message.sid)
+    assert failed == {"__typename": "DeliveryStatus", "status": "FAILED", "channel": "WHATSAPP",
+                      "reason": "That number is not on WhatsApp."}  # fmt: skip
+    assert row.last_error_code == 63003
+
+
 async def test_signup_status_of_a_registered_phone_reads_like_a_new_ones_by_call_too(
     twilio_app: Any, twilio: TwilioDouble
 ) -> None:

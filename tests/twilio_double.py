@@ -30,7 +30,9 @@ StatusCallback; a ``CA...`` sid; ``calls``, ``call_to``, ``wait_call``, ``call_c
 posting CallSid/CallStatus) with Twilio's call errors for unreachable numbers (To
 +15005550001 -> 13224 invalid number, ...03 -> 21215 no geographic permission), and
 ``whatsapp:`` addresses on the Messages API: a number not on WhatsApp (``not_on_whatsapp``)
--> 63003, a From that is no WhatsApp sender -> 63007.
+-> 63003 at creation, a From that is no WhatsApp sender -> 63007. Twilio's reference files
+63003 as an application log entry, so it may instead accept the message and report 63003 in
+the failed status callback; tests post that form with ``callback(..., error_code=63003)``.
 
 ``AppProcess`` runs ``python main.py`` (the real server) in its own process group with
 SMS_BACKEND=twilio and TWILIO_API_BASE_URL pointing at a double; ``kill()`` is kill -9.
