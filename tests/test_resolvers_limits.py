@@ -271,3 +271,24 @@ async def test_a_spent_global_budget_is_logged_once_a_minute_and_each_refusal_co
 )
 def test_clients_are_keyed_by_ipv4_address_or_ipv6_slash_64(address, key):
     assert client_key(address) == key
+
+
+async def test_forgetting_while_the_memory_expiry_runs_logs_no_error_and_no_key(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """limits' own memory clear raced its expiry task: the task died with a KeyError that
+    asyncio logged with the key, a phone number (tests/test_ops_logs.py caught it)."""
+    limits = RateLimits("memory://", "password_failures_per_account=5/minute;20/hour")
+    phones = [f"+1415555{i:04d}" for i in range(40)]
+    with caplog.at_level(logging.ERROR):
+        for _ in range(20):
+            for phone in phones:  # many keys: the expiry task lists them, then awaits each
+                await limits.check(hit("password_failures_per_account", phone))
+            await asyncio.sleep(0)
+            for phone in phones:
+                await limits.forget(look("password_failures_per_account", phone))
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.1)
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+    assert not any(p in caplog.text for p in phones)
+    await limits.close()
