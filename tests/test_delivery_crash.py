@@ -61,11 +61,18 @@ async def restart_and_settle(
     """A new server on the same database; each phone's code arrives and verifies."""
     app = await asyncio.to_thread(AppProcess(env).start)
     try:
+        seen: dict[str, int] = {}
 
         async def all_sent() -> bool:
-            return (await states(database_url, phones)).get("sent", 0) == len(phones)
+            seen.clear()
+            seen.update(await states(database_url, phones))
+            return seen.get("sent", 0) == len(phones)
 
-        await until(all_sent, 30, "not every message was sent after the restart")
+        # a bound on liveness, not a timing: a few seconds here, more on a loaded machine
+        try:
+            await until(all_sent, 60, "not every message was sent after the restart")
+        except AssertionError as e:
+            raise AssertionError(f"{e}: states {seen}; server log:\n{app.output()[-3000:]}")
         await asyncio.sleep(0.5)  # room for a late duplicate
         received = {phone: codes_for(twilio, phone) for phone in phones}
         verified = 0
