@@ -1,0 +1,118 @@
+"""verifyPhone's writes in one statement on PostgreSQL (resolvers/signup.py,
+``_complete_chained``) against the ORM's statements (``_complete``, what SQLite runs): the
+same verification on each path writes the same rows, column by column, except ids,
+timestamps and what is random by design (the salted password hash is the signup's, the
+refresh token's hash is of a random token). A model change that the chain would miss
+fails here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+import resolvers.signup as signup
+from models import (
+    AuthSession,
+    OutboxMessage,
+    PendingSignup,
+    RefreshToken,
+    SecurityEvent,
+    User,
+    VerificationCode,
+)
+from resolvers.usernames import normalize_username
+from tests import documents as d
+from tests.support import STRONG_PASSWORD, new_phone
+
+pytestmark = pytest.mark.postgres_only
+
+SKIP = {"id", "created_at", "updated_at", "at", "last_used_at", "user_id", "session_id"}
+# the worker's bookkeeping of the send (both notices are sent before they are compared)
+SENT = {"next_attempt_at", "sent_at", "lease_until", "claim_token", "provider_sid"}
+
+
+async def verified_rows(api: Any, name: str) -> dict[str, Any]:
+    """Sign a phone up twice (the first with a username and a locale), verify the first,
+    and read back every row the verification wrote or ended, the phone and name made
+    generic so that two runs compare."""
+    phone = new_phone()
+    first = {"phone": phone, "password": STRONG_PASSWORD, "username": name, "locale": "es"}
+    sent = await api.run(d.SIGNUP, {"input": first})
+    code = await api.sms.code(phone, "verify_signup")
+    other = await api.run(d.SIGNUP, {"input": {"phone": phone, "password": STRONG_PASSWORD}})
+    assert other["__typename"] == "VerificationSent", other
+    pending_hash = (await PendingSignup.filter(phone=phone).order_by("id").first()).password_hash
+    verify = {"phone": phone, "code": code, "challenge": sent["challenge"]}
+    session = await api.run(d.VERIFY_PHONE, {"input": verify})
+    assert session["__typename"] == "Session", session
+    notice = await api.sms.wait(phone, "signup_verified")
+    for _ in range(500):  # the worker records the send right after it
+        if await OutboxMessage.filter(phone=phone, action="signup_verified", state="sent").exists():
+            break
+        await asyncio.sleep(0.01)
+    refreshed = await api.run(d.REFRESH, {"token": session["refreshToken"]})
+    assert refreshed["__typename"] == "Session", refreshed
+
+    user = await User.get(phone=phone)
+    assert user.password_hash == pending_hash  # the signup's own hash
+    sessions = await AuthSession.filter(user_id=user.id).order_by("created_at")
+    tokens = await RefreshToken.filter(session_id=sessions[0].id).order_by("id")
+    generic = {phone: "PHONE", name: "NAME", normalize_username(name)[1]: "KEY"}
+
+    def row(values: dict[str, Any], skip: set[str] = SKIP) -> dict[str, Any]:
+        return {k: generic.get(v, v) for k, v in values.items() if k not in skip}
+
+    return {
+        "user": row((await User.filter(id=user.id).values())[0], SKIP | {"password_hash"}),
+        "sessions": [row(s) for s in await AuthSession.filter(user_id=user.id).values()],
+        # the first token (the chain's or the ORM's), then its rotation's successor
+        "tokens": [
+            row(t, SKIP | {"token_hash", "expires_at", "used_at"})
+            for t in await RefreshToken.filter(session_id=sessions[0].id).order_by("id").values()
+        ],
+        "token_life": tokens[0].expires_at - sessions[0].created_at,
+        "events": [
+            row(e) for e in await SecurityEvent.filter(user_id=user.id).order_by("id").values()
+        ],
+        "notices": [
+            row(m, SKIP | SENT)
+            for m in await OutboxMessage.filter(phone=phone, action="signup_verified").values()
+        ],
+        "sms": (notice.body, notice.channel),
+        "pending_left": await PendingSignup.filter(phone=phone).count(),
+        "codes_live": await VerificationCode.filter(
+            purpose="signup", phone=phone, used_at=None
+        ).count(),
+        "codes": await VerificationCode.filter(purpose="signup", phone=phone).count(),
+    }
+
+
+async def test_the_chain_writes_the_rows_the_orm_writes(make_settings, start_app, monkeypatch):
+    # given: verifyPhone on the statement chain, and the same on the ORM's statements
+    chained: list[bool] = []
+    chain = signup._complete_chained
+
+    async def spied(*args: Any) -> Any:
+        done = await chain(*args)
+        chained.append(done is not None)
+        return done
+
+    async def unchained(*args: Any) -> None:
+        return None  # the ORM path, as on SQLite
+
+    async with start_app(make_settings(RESEND_COOLDOWN_SECONDS="0")) as api:
+        monkeypatch.setattr(signup, "_complete_chained", spied)
+        by_chain = await verified_rows(api, "chain_name")
+        monkeypatch.setattr(signup, "_complete_chained", unchained)
+        by_orm = await verified_rows(api, "orm_name")
+    # then: the chain did write, and its rows are the ORM's
+    assert chained == [True]
+    assert abs(by_chain.pop("token_life") - by_orm.pop("token_life")) < timedelta(seconds=1)
+    assert by_chain == by_orm
+    assert by_chain["user"]["locale"] == "es" and by_chain["user"]["username_key"] == "KEY"
+    assert by_chain["pending_left"] == 0 and by_chain["codes_live"] == 0
+    assert by_chain["codes"] >= 2 and len(by_chain["tokens"]) == 2
