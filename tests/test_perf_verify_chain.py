@@ -1,7 +1,7 @@
 """verifyPhone's writes in one statement on PostgreSQL (resolvers/signup.py,
-``_complete_chained``) against the ORM's statements (``_complete``, what SQLite runs): the
-same verification on each path writes the same rows, column by column, except ids,
-timestamps and what is random by design (the salted password hash is the signup's, the
+``_complete_chained``) against the ORM's statements (``_complete``), on PostgreSQL and on
+SQLite (which always runs them): the same verification on each path and database writes
+the same rows, column by column, except ids, timestamps and what is random by design (the salted password hash is the signup's, the
 refresh token's hash is of a random token). A model change that the chain would miss
 fails here.
 """
@@ -13,8 +13,10 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from tortoise.backends.base.executor import EXECUTOR_CACHE
 
 import resolvers.signup as signup
+from core import settings as config
 from models import (
     AuthSession,
     OutboxMessage,
@@ -25,7 +27,9 @@ from models import (
     VerificationCode,
 )
 from resolvers.usernames import normalize_username
+from server.app import migrate
 from tests import documents as d
+from tests.conftest import TEST_SECRET, random_client
 from tests.support import STRONG_PASSWORD, new_phone
 
 pytestmark = pytest.mark.postgres_only
@@ -91,7 +95,9 @@ async def verified_rows(api: Any, name: str) -> dict[str, Any]:
     }
 
 
-async def test_the_chain_writes_the_rows_the_orm_writes(make_settings, start_app, monkeypatch):
+async def test_the_chain_writes_the_rows_the_orm_writes(
+    make_settings, start_app, monkeypatch, tmp_path
+):
     # given: verifyPhone on the statement chain, and the same on the ORM's statements
     chained: list[bool] = []
     chain = signup._complete_chained
@@ -104,15 +110,27 @@ async def test_the_chain_writes_the_rows_the_orm_writes(make_settings, start_app
     async def unchained(*args: Any) -> None:
         return None  # the ORM path, as on SQLite
 
-    async with start_app(make_settings(RESEND_COOLDOWN_SECONDS="0")) as api:
+    address = random_client()  # one client for both apps: the rows name its address
+    async with start_app(make_settings(RESEND_COOLDOWN_SECONDS="0"), client=address) as api:
         monkeypatch.setattr(signup, "_complete_chained", spied)
         by_chain = await verified_rows(api, "chain_name")
         monkeypatch.setattr(signup, "_complete_chained", unchained)
         by_orm = await verified_rows(api, "orm_name")
+    monkeypatch.setattr(signup, "_complete_chained", chain)
+    lite = f"sqlite://{tmp_path / 'lite.sqlite3'}"
+    EXECUTOR_CACHE.clear()  # compiled INSERTs are cached per connection name (conftest.py)
+    try:
+        await migrate(config.load(environ={"DATABASE_URL": lite, "JWT_SECRET": TEST_SECRET}))
+        settings = make_settings(RESEND_COOLDOWN_SECONDS="0", DATABASE_URL=lite)
+        async with start_app(settings, client=address) as api:
+            by_sqlite = await verified_rows(api, "lite_name")
+    finally:
+        EXECUTOR_CACHE.clear()  # the rest of the run is on PostgreSQL again
     # then: the chain did write, and its rows are the ORM's
     assert chained == [True]
     assert abs(by_chain.pop("token_life") - by_orm.pop("token_life")) < timedelta(seconds=1)
-    assert by_chain == by_orm
+    by_sqlite.pop("token_life")
+    assert by_chain == by_orm == by_sqlite
     assert by_chain["user"]["locale"] == "es" and by_chain["user"]["username_key"] == "KEY"
     assert by_chain["pending_left"] == 0 and by_chain["codes_live"] == 0
     assert by_chain["codes"] >= 2 and len(by_chain["tokens"]) == 2
