@@ -13,6 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from tortoise import connections
 from tortoise.backends.base.executor import EXECUTOR_CACHE
 
 import resolvers.signup as signup
@@ -134,3 +135,42 @@ async def test_the_chain_writes_the_rows_the_orm_writes(
     assert by_chain["user"]["locale"] == "es" and by_chain["user"]["username_key"] == "KEY"
     assert by_chain["pending_left"] == 0 and by_chain["codes_live"] == 0
     assert by_chain["codes"] >= 2 and len(by_chain["tokens"]) == 2
+
+
+async def test_a_verification_cut_at_its_last_write_leaves_the_code_usable(
+    make_settings, start_app
+):
+    # given: a signup with its code, and a database that refuses the verification's last
+    # row (the refresh token), as a crash between the chain's writes would leave it
+    refuse = (
+        "CREATE FUNCTION refuse_token() RETURNS trigger LANGUAGE plpgsql AS "
+        "$$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$",
+        "CREATE TRIGGER refuse_token BEFORE INSERT ON refresh_tokens "
+        "FOR EACH ROW EXECUTE FUNCTION refuse_token()",
+    )
+    allow = ("DROP TRIGGER refuse_token ON refresh_tokens", "DROP FUNCTION refuse_token()")
+    async with start_app(make_settings()) as api:
+        phone = new_phone()
+        sent = await api.run(d.SIGNUP, {"input": {"phone": phone, "password": STRONG_PASSWORD}})
+        code = await api.sms.code(phone, "verify_signup")
+        verify = {"input": {"phone": phone, "code": code, "challenge": sent["challenge"]}}
+        connection = connections.get("default")
+        for statement in refuse:
+            await connection.execute_script(statement)
+        try:
+            # when
+            cut = await api.http.post(
+                "/graphql", json={"query": d.VERIFY_PHONE, "variables": verify}
+            )
+        finally:
+            for statement in allow:
+                await connection.execute_script(statement)
+        # then: an error, and nothing of the verification stays: no account, no message,
+        # the signup pending and its code unused, so the same code verifies now
+        assert "errors" in cut.json() or cut.status_code != 200, cut.text
+        assert not await User.filter(phone=phone).exists()
+        assert not await OutboxMessage.filter(phone=phone, action="signup_verified").exists()
+        assert await PendingSignup.filter(phone=phone).count() == 1
+        again = await api.run(d.VERIFY_PHONE, verify)
+        assert again["__typename"] == "Session", again
+        assert again["user"]["phone"] == phone
