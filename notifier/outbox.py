@@ -124,6 +124,7 @@ SUPERSEDED = "superseded by a newer code"
 # newer message of the kind to the same phone carries the only live code. An identity
 # change code is keyed by the account instead: two accounts may send one to the same phone.
 REPLACEABLE = frozenset({Action.VERIFY_SIGNUP, Action.LOGIN_CODE, Action.RESET_PASSWORD})
+REPLACEABLE_VALUES = frozenset(a.value for a in REPLACEABLE)
 # Superseded at send time by any newer message of its kind to the phone: login codes only
 # (one per phone). Signup and reset codes belong each to its own challenge (issue 11): a
 # newer one may be another signup's, and must not stop this one; a resend of the same
@@ -159,27 +160,51 @@ class Outbox:
         A code message ends the queued ones of its kind to the phone, unless the caller
         knows there were none (``replaces=False``: the first code of its kind; should one
         be queued all the same, the send-time check still abandons it)."""
+        message = self.message(
+            action,
+            phone,
+            code=code,
+            send_before=send_before,
+            minutes=minutes,
+            channel=channel,
+            locale=locale,
+            code_id=code_id,
+            **extra,
+        )
+        # a resend that switches channel ends the older code's message all the same
+        if self.supersedes(message, replaces):  # the older code is dead: its SMS must not go
+            older = OutboxMessage.filter(action=action.value, phone=phone)
+            await older.filter(state=QUEUED).update(
+                state=ABANDONED, body=None, last_error=SUPERSEDED
+            )
+            # One claimed for a retry meanwhile: its next try finds it out of time.
+            await older.filter(state=SENDING).update(send_before=now())
+        await message.save(force_create=True)
+        return message
+
+    def message(
+        self,
+        action: Action,
+        phone: str,
+        *,
+        code: str = "",
+        send_before: datetime | None = None,
+        minutes: int = 0,
+        channel: str = SMS,
+        locale: str = "en",
+        code_id: int | None = None,
+        **extra: str,
+    ) -> OutboxMessage:
+        """The row ``enqueue`` writes, not yet saved (a statement chain writes it too:
+        resolvers/signup.py): the rendered body, or none for a suppressed phone."""
         suppressed = phone in self.suppressed_phones
         if suppressed:
             body = None
+        elif channel == VOICE:  # the body of a call is its TwiML
+            body = self.templates.voice(action, code=code, minutes=minutes, locale=locale, **extra)
         else:
-            if channel == VOICE:  # the body of a call is its TwiML
-                body = self.templates.voice(
-                    action, code=code, minutes=minutes, locale=locale, **extra
-                )
-            else:
-                body = self.templates.render(
-                    action, code=code, minutes=minutes, locale=locale, **extra
-                )
-            # a resend that switches channel ends the older code's message all the same
-            if action in REPLACEABLE and replaces:  # the older code is dead: its SMS must not go
-                older = OutboxMessage.filter(action=action.value, phone=phone)
-                await older.filter(state=QUEUED).update(
-                    state=ABANDONED, body=None, last_error=SUPERSEDED
-                )
-                # One claimed for a retry meanwhile: its next try finds it out of time.
-                await older.filter(state=SENDING).update(send_before=now())
-        return await OutboxMessage.create(
+            body = self.templates.render(action, code=code, minutes=minutes, locale=locale, **extra)
+        return OutboxMessage(
             action=action.value,
             phone=phone,
             body=body,
@@ -189,6 +214,11 @@ class Outbox:
             next_attempt_at=now(),
             send_before=send_before,
         )
+
+    @staticmethod
+    def supersedes(message: OutboxMessage, replaces: bool = True) -> bool:
+        """Does queueing ``message`` end the queued older ones of its kind to its phone?"""
+        return message.state == QUEUED and message.action in REPLACEABLE_VALUES and replaces
 
 
 @dataclass(frozen=True)

@@ -48,9 +48,17 @@ KINDS = frozenset(
 
 async def record(user_id: int, kind: str, client: Client | None) -> SecurityEvent:
     """Store one event of ``kind`` for the account, with the client's address and agent."""
+    event = event_row(user_id, kind, client)
+    await event.save(force_create=True)
+    return event
+
+
+def event_row(user_id: int, kind: str, client: Client | None) -> SecurityEvent:
+    """The row ``record`` writes, not yet saved (a statement chain writes it too, its
+    ``user_id`` that of the account the chain creates: resolvers/signup.py)."""
     if kind not in KINDS:
         raise ValueError(f"unknown security event kind {kind!r}")
-    return await SecurityEvent.create(
+    return SecurityEvent(
         user_id=user_id,
         kind=kind,
         at=now(),

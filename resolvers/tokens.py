@@ -181,31 +181,55 @@ def successor_of(policy: TokenPolicy, refresh: str) -> str:
 async def start_session(
     policy: TokenPolicy, user: User, client: Client | None = None
 ) -> IssuedSession:
+    session, token, refresh = new_session(policy, user, client)
+    await session.save(force_create=True)
+    await token.save(force_create=True)
+    return issued(policy, user, session, token, refresh)
+
+
+def new_session(
+    policy: TokenPolicy, user: User, client: Client | None = None
+) -> tuple[AuthSession, RefreshToken, str]:
+    """The rows ``start_session`` writes, not yet saved (a statement chain writes them too,
+    ``user_id`` that of the account it creates: resolvers/signup.py), and the refresh
+    token, random: the first of its chain."""
     at = now()
-    session = await AuthSession.create(
+    session = AuthSession(
         id=uuid.uuid4(),
-        user=user,
+        user_id=user.id,
         created_at=at,
         last_used_at=at,
         user_agent=client.user_agent[:200] if client and client.user_agent else None,
         ip_address=client.ip_address if client else None,
     )
-    return await _issue(policy, user, session, secrets.token_urlsafe(32))
+    refresh = secrets.token_urlsafe(32)
+    return session, _token_row(policy, session, refresh), refresh
+
+
+def _token_row(policy: TokenPolicy, session: AuthSession, refresh: str) -> RefreshToken:
+    expires_at = min(
+        now() + timedelta(seconds=policy.refresh_ttl_seconds), session_ends_at(policy, session)
+    )
+    return RefreshToken(
+        session_id=session.id, token_hash=refresh_hash(policy, refresh), expires_at=expires_at
+    )
+
+
+def issued(
+    policy: TokenPolicy, user: User, session: AuthSession, token: RefreshToken, refresh: str
+) -> IssuedSession:
+    """What the client gets for a session and its stored refresh token: an access token
+    for the (saved) account, and the refresh token's plaintext."""
+    access, expires_at = encode_access(policy, user, session.id)
+    return IssuedSession(access, refresh, expires_at, user, session.id, token.expires_at)
 
 
 async def _issue(
     policy: TokenPolicy, user: User, session: AuthSession, refresh: str
 ) -> IssuedSession:
-    refresh_expires_at = min(
-        now() + timedelta(seconds=policy.refresh_ttl_seconds), session_ends_at(policy, session)
-    )
-    await RefreshToken.create(
-        session_id=session.id,
-        token_hash=refresh_hash(policy, refresh),
-        expires_at=refresh_expires_at,
-    )
-    access, expires_at = encode_access(policy, user, session.id)
-    return IssuedSession(access, refresh, expires_at, user, session.id, refresh_expires_at)
+    token = _token_row(policy, session, refresh)
+    await token.save(force_create=True)
+    return issued(policy, user, session, token, refresh)
 
 
 async def rotate(policy: TokenPolicy, refresh: str, client: Client | None = None) -> IssuedSession:

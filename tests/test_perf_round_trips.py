@@ -118,7 +118,10 @@ PINNED = {
     # signup's SQL 9 -> 8: the 9th was the log line of the pool's creation (the first
     # request opened it), not a statement; a request before counting now opens it.
     "signup": (8, 1),
-    "verifyPhone": (11, 1),  # +1: the per-phone lock that lines up parallel verifications
+    # verifyPhone: the code's row by its challenge, the per-phone lock that lines up
+    # parallel verifications, the guarded use of the code, the pending signup, then every
+    # write in one statement (resolvers/signup.py, ``_complete_chained``): 11 -> 5.
+    "verifyPhone": (5, 1),
     "login": (5, 2),
     "refreshSession": (4, 0),  # issue 13: +1, the session's last use and address (its list)
     "me": (1, 0),
