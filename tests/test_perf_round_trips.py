@@ -119,7 +119,7 @@ PINNED = {
     # request opened it), not a statement; a request before counting now opens it.
     "signup": (8, 1),
     "verifyPhone": (11, 1),  # +1: the per-phone lock that lines up parallel verifications
-    "login": (5, 2),
+    "login": (4, 2),  # issue 17: -1, whether TOTP is on read with the account
     "refreshSession": (4, 0),  # issue 13: +1, the session's last use and address (its list)
     "me": (1, 0),
     "requestReset": (7, 1),
