@@ -38,10 +38,11 @@ async def use_recovery_code(deps: Deps, client: Client | None, user: User, code:
     return True
 
 
-async def methods(user: User) -> list[str]:
-    """The second factors a login of ``user`` can use: "sms", "totp", "recovery_code"."""
+async def methods(user: User, *, totp_on: bool | None = None) -> list[str]:
+    """The second factors a login of ``user`` can use: "sms", "totp", "recovery_code";
+    ``totp_on`` when the caller read it with the user (totp.TOTP_ON)."""
     out = [SMS] if user.two_factor_enabled else []
-    if await totp.totp_enabled(user.id):
+    if totp_on if totp_on is not None else await totp.totp_enabled(user.id):
         out += [TOTP, RECOVERY_CODE]
     return out
 

@@ -20,7 +20,7 @@ from tortoise.transactions import in_transaction
 from core.clock import now
 from core.masking import mask_phone
 from models import AuthSession, User, VerificationCode
-from resolvers import codes, events, guards, languages, proofs, signup, tokens
+from resolvers import codes, events, guards, languages, proofs, signup, tokens, totp
 from resolvers.delivery import queue_code
 from resolvers.deps import Client, Deps
 from resolvers.errors import (
@@ -66,9 +66,15 @@ def _identifier_key(deps: Deps, identifier: str) -> str:
 
 
 async def _find(key: str) -> User | None:
+    """The verified account, with whether TOTP is on (``totp_on``) in the same SELECT."""
+    accounts = User.filter(is_verified=True).annotate(totp_on=totp.TOTP_ON)
     if key.startswith("username:"):
-        return await User.get_or_none(username_key=key.removeprefix("username:"), is_verified=True)
-    return await User.get_or_none(phone=key, is_verified=True)
+        return await accounts.get_or_none(username_key=key.removeprefix("username:"))
+    return await accounts.get_or_none(phone=key)
+
+
+def _totp_on(user: User) -> bool:
+    return bool(user.totp_on)  # type: ignore[attr-defined]  # annotated by _find
 
 
 async def _password_matches(deps: Deps, password_hash: str | None, password: str) -> bool:
@@ -134,7 +140,7 @@ async def login(
     if stepped_up:
         if user is not None and right:
             await _rehash_if_needed(deps, user, password)
-            methods = await proofs.methods(user) or [proofs.SMS]
+            methods = await proofs.methods(user, totp_on=_totp_on(user)) or [proofs.SMS]
             return _as_step_up(await _second_factor(deps, client, user, methods, channel), key)
         decoy = await _decoy_second_factor(deps, client, key, [proofs.SMS], channel)
         return _as_step_up(decoy, key)
@@ -143,7 +149,7 @@ async def login(
         raise CredentialsInvalid()
     await _rehash_if_needed(deps, user, password)
     await guards.succeeded(deps, key)
-    methods = await proofs.methods(user)
+    methods = await proofs.methods(user, totp_on=_totp_on(user))
     if methods:
         return await _second_factor(deps, client, user, methods, channel)
     async with in_transaction():

@@ -22,6 +22,7 @@ from datetime import datetime
 import pyotp
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from tortoise.expressions import RawSQL
 
 from core.clock import now
 from models import RecoveryCode, TotpCredential
@@ -144,6 +145,15 @@ async def check_totp(keys: TotpKeys, user_id: int, code: str) -> bool:
 
 async def totp_enabled(user_id: int) -> bool:
     return await TotpCredential.exists(user_id=user_id, secret_sealed__isnull=False)
+
+
+# ``totp_enabled`` as a column of a SELECT of users: login reads the account and whether
+# TOTP is on in one statement (bench/README.md, issue 17: a statement is the ORM's largest
+# cost per request). The same rule as above, on the same table.
+TOTP_ON = RawSQL(
+    "EXISTS (SELECT 1 FROM totp_credentials AS t"
+    " WHERE t.user_id = users.id AND t.secret_sealed IS NOT NULL)"
+)
 
 
 # --- recovery codes ---------------------------------------------------------------------

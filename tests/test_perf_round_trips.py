@@ -122,7 +122,7 @@ PINNED = {
     # parallel verifications, the guarded use of the code, the pending signup, then every
     # write in one statement (resolvers/signup.py, ``_complete_chained``): 11 -> 5.
     "verifyPhone": (5, 1),
-    "login": (5, 2),
+    "login": (4, 2),  # issue 17: -1, whether TOTP is on read with the account
     "refreshSession": (4, 0),  # issue 13: +1, the session's last use and address (its list)
     "me": (1, 0),
     "requestReset": (7, 1),
