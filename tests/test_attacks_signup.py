@@ -7,6 +7,7 @@ code the owner received completed the attacker's password."""
 from __future__ import annotations
 
 import asyncio
+import secrets
 
 from tests import documents as d
 from tests.attack_support import NO_WAIT, PROXY, client, login, signup, verify, wrong
@@ -85,23 +86,29 @@ async def test_two_pending_signups_wanting_one_name_both_verify_and_the_first_ge
     assert (await login(api, "twin", STRONG_PASSWORD))["user"]["phone"] == first_phone
 
 
-async def test_parallel_verifications_wanting_one_name_all_verify_and_one_gets_it(api):
+async def test_parallel_verifications_wanting_one_name_all_verify_and_one_gets_it(
+    make_settings, start_app
+):
     # An attacker who knows a victim's wanted name signs up three phones of their own with
     # it and verifies them all at the moment the victim verifies: one account gets the name,
     # and every right code still makes an account (none is refused or lost to the race).
-    phones = [new_phone() for _ in range(4)]
-    sent = [await signup(api, phone, STRONG_PASSWORD, "Contested") for phone in phones]
-    codes = [await api.sms.code(phone, "verify_signup") for phone in phones]
-    answers = await asyncio.gather(
-        *[
-            verify(api, phone, s["challenge"], code)
-            for phone, s, code in zip(phones, sent, codes, strict=True)
-        ]
-    )
-    assert [a["__typename"] for a in answers] == ["Session"] * 4, answers
-    named = [a["user"]["phone"] for a in answers if a["user"]["username"] == "Contested"]
-    assert len(named) == 1 and sum(a["user"]["username"] is None for a in answers) == 3
-    assert (await login(api, "contested", STRONG_PASSWORD))["user"]["phone"] == named[0]
+    # Each from its own client (behind the proxy), as four people would be.
+    async with start_app(make_settings(**NO_WAIT), client=PROXY) as api:
+        phones = [new_phone() for _ in range(4)]
+        name = f"Contested{secrets.token_hex(3)}"  # the database outlives one test
+        sent = [await signup(api, phone, STRONG_PASSWORD, name) for phone in phones]
+        assert [s["__typename"] for s in sent] == ["VerificationSent"] * 4, sent
+        codes = [await api.sms.code(phone, "verify_signup") for phone in phones]
+        answers = await asyncio.gather(
+            *[
+                verify(api, phone, s["challenge"], code)
+                for phone, s, code in zip(phones, sent, codes, strict=True)
+            ]
+        )
+        assert [a["__typename"] for a in answers] == ["Session"] * 4, answers
+        named = [a["user"]["phone"] for a in answers if a["user"]["username"] == name]
+        assert len(named) == 1 and sum(a["user"]["username"] is None for a in answers) == 3
+        assert (await login(api, name.lower(), STRONG_PASSWORD))["user"]["phone"] == named[0]
 
 
 async def test_a_registered_phones_owner_is_told_and_no_code_is_sent(make_settings, start_app):
