@@ -34,6 +34,11 @@ def to_result(error: e.DomainError, info: Info | None = None) -> Any:
     return SIMPLE[type(error)](message=message)
 
 
+def not_authenticated(info: Info) -> Any:
+    """The answer to a caller without a valid access token, in the request's language."""
+    return to_result(e.AuthRequired(), info)
+
+
 def said(text: str, info: Info | None) -> str:
     """A message for the person, in the request's language (resolvers/messages.py)."""
     return translate(text, info.context.client.accept_language if info else None)

@@ -7,12 +7,12 @@ from typing import Annotated
 import strawberry
 
 from resolvers import account, delivery, identity, reset, second_factors, sessions, signup
-from resolvers.errors import AuthRequired, DomainError
+from resolvers.errors import DomainError
 from schema import inputs as i
 from schema import refresh_cookie
 from schema import results as r
 from schema.context import Info
-from schema.errors import said, to_result
+from schema.errors import not_authenticated, said, to_result
 from schema.types import (
     AccountDeleted,
     Channel,
@@ -21,7 +21,6 @@ from schema.types import (
     IdentityChanged,
     IdentityChangePending,
     LoggedOut,
-    NotAuthenticated,
     PasswordChanged,
     PasswordReset,
     RecoveryCodes,
@@ -239,7 +238,7 @@ class Mutation:
         ctx = info.context
         caller = await ctx.caller()
         if caller is None:
-            return NotAuthenticated(message=said(AuthRequired.message, info))
+            return not_authenticated(info)
         try:
             user = await account.set_two_factor(
                 ctx.deps, caller, input.current_password, input.enabled, ctx.client
@@ -361,7 +360,7 @@ class Mutation:
         ctx = info.context
         caller = await ctx.caller()
         if caller is None:
-            return NotAuthenticated(message=said(AuthRequired.message, info))
+            return not_authenticated(info)
         try:
             issued = await account.change_password(
                 ctx.deps, caller, input.current_password, input.new_password, ctx.client
@@ -387,7 +386,7 @@ class Mutation:
         ctx = info.context
         caller = await ctx.caller()
         if caller is None:
-            return NotAuthenticated(message=said(AuthRequired.message, info))
+            return not_authenticated(info)
         try:
             pending = await identity.request(
                 ctx.deps, ctx.client, caller, input.current_password, input.phone, input.username
@@ -410,7 +409,7 @@ class Mutation:
         ctx = info.context
         caller = await ctx.caller()
         if caller is None:
-            return NotAuthenticated(message=said(AuthRequired.message, info))
+            return not_authenticated(info)
         try:
             user = await identity.confirm(ctx.deps, ctx.client, caller, code)
         except DomainError as e:
@@ -432,7 +431,7 @@ class Mutation:
         ctx = info.context
         caller = await ctx.caller()
         if caller is None:
-            return NotAuthenticated(message=said(AuthRequired.message, info))
+            return not_authenticated(info)
         try:
             await account.delete(ctx.deps, caller, input.current_password)
         except DomainError as e:
@@ -456,7 +455,7 @@ class Mutation:
         ctx = info.context
         caller = await ctx.caller()
         if caller is None:
-            return NotAuthenticated(message=said(AuthRequired.message, info))
+            return not_authenticated(info)
         try:
             made = await second_factors.setup(ctx.deps, caller, current_password)
         except DomainError as e:
@@ -475,7 +474,7 @@ class Mutation:
         ctx = info.context
         caller = await ctx.caller()
         if caller is None:
-            return NotAuthenticated(message=said(AuthRequired.message, info))
+            return not_authenticated(info)
         try:
             codes = await second_factors.confirm(ctx.deps, ctx.client, caller, code)
         except DomainError as e:
@@ -496,7 +495,7 @@ class Mutation:
         ctx = info.context
         caller = await ctx.caller()
         if caller is None:
-            return NotAuthenticated(message=said(AuthRequired.message, info))
+            return not_authenticated(info)
         try:
             user = await second_factors.disable(ctx.deps, ctx.client, caller, current_password)
         except DomainError as e:
@@ -517,7 +516,7 @@ class Mutation:
         ctx = info.context
         caller = await ctx.caller()
         if caller is None:
-            return NotAuthenticated(message=said(AuthRequired.message, info))
+            return not_authenticated(info)
         try:
             codes = await second_factors.regenerate_recovery_codes(
                 ctx.deps, ctx.client, caller, current_password
@@ -543,7 +542,7 @@ class Mutation:
         ctx = info.context
         caller = await ctx.caller()
         if caller is None:
-            return NotAuthenticated(message=said(AuthRequired.message, info))
+            return not_authenticated(info)
         try:
             await sessions.revoke_session(ctx.deps, caller, str(id), ctx.client)
         except DomainError as e:
@@ -560,6 +559,6 @@ class Mutation:
         ctx = info.context
         caller = await ctx.caller()
         if caller is None:
-            return NotAuthenticated(message=said(AuthRequired.message, info))
+            return not_authenticated(info)
         await sessions.revoke_other_sessions(ctx.deps, caller, ctx.client)
         return LoggedOut(message=said("Every other session ended.", info))
