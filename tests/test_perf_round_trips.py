@@ -1,7 +1,9 @@
 """Round trips per flow, pinned: the SQL statements and Redis calls each request makes on
-PostgreSQL with Redis limits, and those of the outbox sending one message. A count is
-deterministic where a time is not, so a change that adds a round trip to a flow fails here
-(and one that removes one updates the pin, with the figure in its commit message).
+PostgreSQL with Redis limits, its transaction control (BEGIN, SAVEPOINT, RELEASE, COMMIT,
+ROLLBACK: round trips that Tortoise does not log), and the outbox's writes sending one
+message. A count is deterministic where a time is not, so a change that adds a round trip
+to a flow fails here (and one that removes one updates the pin, with the figure in its
+commit message).
 
 Only the request's own work is counted: a context variable marks the test's request (the
 ASGI transport runs the app in the test's task), so the outbox worker's polls and sends,
@@ -19,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from asyncpg.connection import Connection as PgConnection
 from redis.asyncio.connection import AbstractConnection
 
 from models import OutboxMessage
@@ -31,6 +34,7 @@ IN_REQUEST: contextvars.ContextVar[bool] = contextvars.ContextVar("in_request", 
 BY_TEST: contextvars.ContextVar[bool] = contextvars.ContextVar("by_test", default=False)
 CONNECTING: contextvars.ContextVar[bool] = contextvars.ContextVar("connecting", default=False)
 OUTBOX_TABLES = ('"outbox_messages"', '"message_attempts"')
+TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "SAVEPOINT", "RELEASE", "ROLLBACK")
 
 
 @dataclass
@@ -38,6 +42,7 @@ class Trips:
     sql: list[str] = field(default_factory=list)
     redis: int = 0
     worker_sql: list[str] = field(default_factory=list)
+    control: list[str] = field(default_factory=list)  # BEGIN, SAVEPOINT, RELEASE, COMMIT, ...
 
     @property
     def counts(self) -> tuple[int, int]:
@@ -57,6 +62,16 @@ def counting(monkeypatch: pytest.MonkeyPatch) -> Iterator[Trips]:
                 return  # the test's own look at the outbox
             (trips.sql if IN_REQUEST.get() else trips.worker_sql).append(statement)
 
+    execute = PgConnection.execute
+
+    async def executed(self: Any, query: str, *args: Any, **kwargs: Any) -> Any:
+        # Transaction control is a round trip that Tortoise does not log: asyncpg's
+        # Transaction sends it through Connection.execute (Tortoise's savepoints too).
+        word = query.lstrip().split(maxsplit=1)[0].rstrip(";").upper() if query.strip() else ""
+        if IN_REQUEST.get() and not BY_TEST.get() and word in TRANSACTION_CONTROL:
+            trips.control.append(word)
+        return await execute(self, query, *args, **kwargs)
+
     send = AbstractConnection.send_packed_command
     connect = AbstractConnection.on_connect_check_health
 
@@ -75,6 +90,7 @@ def counting(monkeypatch: pytest.MonkeyPatch) -> Iterator[Trips]:
             CONNECTING.reset(token)
 
     monkeypatch.setattr(AbstractConnection, "send_packed_command", counted)
+    monkeypatch.setattr(PgConnection, "execute", executed)
     monkeypatch.setattr(AbstractConnection, "on_connect_check_health", handshake)
     logger = logging.getLogger("tortoise.db_client")
     handler, level = Collect(level=logging.DEBUG), logger.level
@@ -89,6 +105,7 @@ def counting(monkeypatch: pytest.MonkeyPatch) -> Iterator[Trips]:
 
 async def request(api: Any, trips: Trips, query: str, variables: dict[str, Any], **kw: Any) -> Any:
     trips.sql.clear()
+    trips.control.clear()
     trips.redis = 0
     token = IN_REQUEST.set(True)
     try:
@@ -128,6 +145,17 @@ PINNED = {
     "requestReset": (7, 1),
     "resetPassword": (13, 2),
 }
+# Transaction control of each flow's request: round trips too, which Tortoise does not log
+# (counted at asyncpg's Connection.execute).
+PINNED_CONTROL: dict[str, tuple[str, ...]] = {
+    "signup": ("BEGIN", "COMMIT", "BEGIN", "SAVEPOINT", "RELEASE", "COMMIT"),
+    "verifyPhone": ("BEGIN", "COMMIT"),
+    "login": ("BEGIN", "COMMIT"),
+    "refreshSession": ("BEGIN", "COMMIT"),
+    "me": (),
+    "requestReset": ("BEGIN", "COMMIT", "BEGIN", "SAVEPOINT", "RELEASE", "COMMIT"),
+    "resetPassword": ("BEGIN", "COMMIT"),
+}
 # The outbox worker's writes to claim, send and record one message (its reads are polls,
 # whose number depends on when it wakes).
 PINNED_OUTBOX = ["UPDATE", "INSERT", "UPDATE"]
@@ -141,6 +169,7 @@ async def test_each_flow_makes_its_pinned_round_trips(
         RATE_LIMIT_STORAGE=redis_url, RESEND_COOLDOWN_SECONDS="0", OUTBOX_POLL_SECONDS="60"
     )
     seen: dict[str, tuple[int, int]] = {}
+    control: dict[str, tuple[str, ...]] = {}
     async with start_app(settings) as api, contextlib.AsyncExitStack():
         phone = new_phone()
         # A request before counting: it opens the database pool, and loads the limits'
@@ -153,7 +182,7 @@ async def test_each_flow_makes_its_pinned_round_trips(
             sent_ = await request(
                 api, trips, d.SIGNUP, {"input": {"phone": phone, "password": STRONG_PASSWORD}}
             )
-            seen["signup"] = trips.counts
+            seen["signup"], control["signup"] = trips.counts, tuple(trips.control)
             trips.worker_sql.clear()
             code = await api.sms.code(phone, "verify_signup")
             await asyncio.create_task(sent(phone, "verify_signup"))
@@ -165,16 +194,16 @@ async def test_each_flow_makes_its_pinned_round_trips(
             ]
             verify = {"phone": phone, "code": code, "challenge": sent_["challenge"]}
             session = await request(api, trips, d.VERIFY_PHONE, {"input": verify})
-            seen["verifyPhone"] = trips.counts
+            seen["verifyPhone"], control["verifyPhone"] = trips.counts, tuple(trips.control)
             login = {"input": {"identifier": phone, "password": STRONG_PASSWORD}}
             session = await request(api, trips, d.LOGIN, login)
-            seen["login"] = trips.counts
+            seen["login"], control["login"] = trips.counts, tuple(trips.control)
             refreshed = await request(api, trips, d.REFRESH, {"token": session["refreshToken"]})
-            seen["refreshSession"] = trips.counts
+            seen["refreshSession"], control["refreshSession"] = trips.counts, tuple(trips.control)
             await request(api, trips, d.ME, {}, token=refreshed["accessToken"])
-            seen["me"] = trips.counts
+            seen["me"], control["me"] = trips.counts, tuple(trips.control)
             reset = await request(api, trips, d.REQUEST_RESET, {"phone": phone})
-            seen["requestReset"] = trips.counts
+            seen["requestReset"], control["requestReset"] = trips.counts, tuple(trips.control)
             reset_code = await api.sms.code(phone, "reset_password")
             change = {
                 "phone": phone,
@@ -183,8 +212,9 @@ async def test_each_flow_makes_its_pinned_round_trips(
                 "newPassword": "quiet harbour lemon 31",
             }
             done = await request(api, trips, d.RESET_PASSWORD, {"input": change})
-            seen["resetPassword"] = trips.counts
+            seen["resetPassword"], control["resetPassword"] = trips.counts, tuple(trips.control)
     # then
     assert session["__typename"] == "Session" and done["__typename"] == "PasswordReset"
     assert seen == PINNED, seen
+    assert control == PINNED_CONTROL, control
     assert worker == PINNED_OUTBOX, worker
