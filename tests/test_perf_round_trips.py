@@ -25,6 +25,7 @@ from asyncpg.connection import Connection as PgConnection
 from redis.asyncio.connection import AbstractConnection
 
 from models import OutboxMessage
+from resolvers import codes
 from tests import documents as d
 from tests.support import STRONG_PASSWORD, new_phone
 
@@ -134,7 +135,10 @@ PINNED = {
     # for an account holding the phone before creating one (its unique key finds it).
     # signup's SQL 9 -> 8: the 9th was the log line of the pool's creation (the first
     # request opened it), not a statement; a request before counting now opens it.
-    "signup": (8, 1),
+    # signup's SQL 8 -> 6 (issue 17, perf-signup): the phone's wait row read once and handed
+    # to its claim (no second SELECT), and the signup's own code inserted without a look
+    # first (its subject, the new pending signup's id, can have no row: ``fresh``).
+    "signup": (6, 1),
     # verifyPhone: the code's row by its challenge, the per-phone lock that lines up
     # parallel verifications, the guarded use of the code, the pending signup, then every
     # write in one statement (resolvers/signup.py, ``_complete_chained``): 11 -> 5.
@@ -142,18 +146,21 @@ PINNED = {
     "login": (4, 2),  # issue 17: -1, whether TOTP is on read with the account
     "refreshSession": (4, 0),  # issue 13: +1, the session's last use and address (its list)
     "me": (1, 0),
-    "requestReset": (7, 1),
+    "requestReset": (5, 1),  # 7 -> 5: as signup (the wait row once, a fresh subject's code)
     "resetPassword": (13, 2),
 }
 # Transaction control of each flow's request: round trips too, which Tortoise does not log
-# (counted at asyncpg's Connection.execute).
+# (counted at asyncpg's Connection.execute). signup and requestReset were BEGIN COMMIT
+# (the wait row's first INSERT wrapped alone) BEGIN SAVEPOINT RELEASE COMMIT (the code's
+# INSERT in a savepoint): now a lone INSERT is one statement, and a fresh subject's code
+# needs no savepoint.
 PINNED_CONTROL: dict[str, tuple[str, ...]] = {
-    "signup": ("BEGIN", "COMMIT", "BEGIN", "SAVEPOINT", "RELEASE", "COMMIT"),
+    "signup": ("BEGIN", "COMMIT"),
     "verifyPhone": ("BEGIN", "COMMIT"),
     "login": ("BEGIN", "COMMIT"),
     "refreshSession": ("BEGIN", "COMMIT"),
     "me": (),
-    "requestReset": ("BEGIN", "COMMIT", "BEGIN", "SAVEPOINT", "RELEASE", "COMMIT"),
+    "requestReset": ("BEGIN", "COMMIT"),
     "resetPassword": ("BEGIN", "COMMIT"),
 }
 # The outbox worker's writes to claim, send and record one message (its reads are polls,
@@ -218,3 +225,33 @@ async def test_each_flow_makes_its_pinned_round_trips(
     assert seen == PINNED, seen
     assert control == PINNED_CONTROL, control
     assert worker == PINNED_OUTBOX, worker
+
+
+async def test_a_fresh_code_and_a_phones_first_wait_are_one_statement_each(api, monkeypatch):
+    """What login's second factor (a TOTP account's challenge, a decoy while stepped up)
+    and the first claim of a phone's wait cost, outside any transaction: one INSERT each.
+    Before: the look for an earlier row, then the INSERT between BEGIN and COMMIT (4 round
+    trips each)."""
+    rules = codes.CodePolicy(b"k" * 32, 6, 600, 5, 60, 3600, {})
+    phone = new_phone()
+    with counting(monkeypatch) as trips:
+        token = IN_REQUEST.set(True)
+        try:
+            await codes.issue(
+                rules,
+                codes.LOGIN,
+                subject=codes.new_subject("factor"),
+                phone=phone,
+                user_id=None,
+                bind=True,
+                decoy=True,
+                fresh=True,
+            )
+            fresh = [s.split()[0] for s in trips.sql], tuple(trips.control)
+            trips.sql.clear()
+            await codes.claim_phone_wait(rules, codes.SIGNUP, phone, None)
+            claim = [s.split()[0] for s in trips.sql], tuple(trips.control)
+        finally:
+            IN_REQUEST.reset(token)
+    assert fresh == (["INSERT"], ()), fresh
+    assert claim == (["INSERT"], ()), claim
