@@ -12,6 +12,10 @@ Concurrency first. A code row changes only through guarded UPDATEs whose row cou
 - a resend: only while the row still holds the send count and time we read, so of 30
   parallel resends exactly one goes out; a new row is an INSERT under the unique key
   (purpose, subject), and a parallel first code finds the row and waits like a resend.
+  The read may be the request's earlier one (a phone's wait row, read for its limits and
+  handed to ``claim_phone_wait``): the guard is the same, whenever the row was read. A
+  subject made for its code (``fresh``: ``new_subject``, a new pending signup) has no row
+  and nobody else can name it, so its code is a bare INSERT: no read, no savepoint.
 
 Binding. Signup, reset and login codes are bound to a challenge: an opaque random string
 handed to the client, stored only as its keyed hash, by which the row is found. Without the
@@ -35,6 +39,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
+from tortoise.backends.base.client import TransactionalDBClient
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F
 from tortoise.queryset import UpdateQuery
@@ -139,7 +144,8 @@ def challenge_hash(policy: CodePolicy, challenge: str) -> str:
 
 
 def new_subject(prefix: str) -> str:
-    """A subject no other row has (for rows reached only through their challenge)."""
+    """A subject no other row has (for rows reached only through their challenge): its code
+    is issued ``fresh`` (no look for an earlier row, none can exist)."""
     return f"{prefix}:{secrets.token_hex(12)}"
 
 
@@ -181,15 +187,22 @@ def phone_subject(phone: str) -> str:
 async def phone_wait(kind: Kind, phone: str) -> VerificationCode | None:
     """The row holding the phone's resend wait for new challenges of this kind (None before
     the first): a phone gets codes no faster by asking for new challenges than by
-    resending one."""
+    resending one. Read once per request: the same row is handed to ``claim_phone_wait``."""
     return await VerificationCode.get_or_none(purpose=kind.purpose, subject=phone_subject(phone))
 
 
-async def claim_phone_wait(policy: CodePolicy, kind: Kind, phone: str) -> None:
+async def claim_phone_wait(
+    policy: CodePolicy, kind: Kind, phone: str, seen: VerificationCode | None
+) -> None:
     """Start the phone's resend wait, or RateLimitExceeded: one guarded statement decides,
-    so of 30 parallel requests for new challenges one goes on. The row is a decoy: no code
-    and no challenge reach it."""
-    await issue(policy, kind, subject=phone_subject(phone), phone=phone, user_id=None, decoy=True)
+    so of 30 parallel requests for new challenges one goes on. ``seen`` is the row as
+    ``phone_wait`` read it earlier in the request (None: there was none), not read again:
+    the UPDATE holds only while the row still has the send count and time read there, so a
+    request that read before another's claim loses (RateLimitExceeded), as one that read
+    after it would; a first row made meanwhile by a parallel request is found by its unique
+    key and waited on. The row is a decoy: no code and no challenge reach it."""
+    draft = _draft(policy, kind, phone=phone, user_id=None, bind=False, decoy=True, channel="sms")
+    await _issue_over(policy, kind, draft, phone_subject(phone), phone, seen)
 
 
 async def find(
@@ -206,23 +219,30 @@ async def find(
     return row
 
 
-async def issue(
+@dataclass(frozen=True)
+class _Draft:
+    """A code about to be issued: what its row gets, and what the caller is handed."""
+
+    at: datetime
+    sent: str | None  # the code to send (None: a decoy)
+    challenge: str | None
+    expires_at: datetime
+    fields: dict[str, Any]
+
+    def issued(self, row_id: int, *, replaced: bool) -> IssuedCode:
+        return IssuedCode(self.sent, self.expires_at, self.challenge, replaced, row_id)
+
+
+def _draft(
     policy: CodePolicy,
     kind: Kind,
     *,
-    subject: str,
     phone: str,
     user_id: int | None,
-    bind: bool = False,
-    decoy: bool = False,
-    channel: str = "sms",
-) -> IssuedCode:
-    """A new code for (kind, subject): the row's first, or a resend replacing its code.
-
-    ``bind`` hands out a new challenge for it; ``decoy`` makes a row no code will ever
-    match and nothing is sent for (same answers, cooldown and counting as a real one).
-    RateLimitExceeded while the row is in its resend wait.
-    """
+    bind: bool,
+    decoy: bool,
+    channel: str,
+) -> _Draft:
     at = now()
     code = generate_code(policy.length)
     if not decoy:
@@ -238,24 +258,71 @@ async def issue(
     }
     if challenge:
         fields["challenge_hash"] = challenge_hash(policy, challenge)
-    sent = None if decoy else code
+    return _Draft(at, None if decoy else code, challenge, expires_at, fields)
+
+
+async def issue(
+    policy: CodePolicy,
+    kind: Kind,
+    *,
+    subject: str,
+    phone: str,
+    user_id: int | None,
+    bind: bool = False,
+    decoy: bool = False,
+    channel: str = "sms",
+    fresh: bool = False,
+) -> IssuedCode:
+    """A new code for (kind, subject): the row's first, or a resend replacing its code.
+
+    ``bind`` hands out a new challenge for it; ``decoy`` makes a row no code will ever
+    match and nothing is sent for (same answers, cooldown and counting as a real one).
+    RateLimitExceeded while the row is in its resend wait.
+
+    ``fresh`` says the subject was made for this code and no row can have it yet
+    (``new_subject``, a pending signup's id created in the caller's transaction): the row is
+    inserted as it is, with no look for an earlier one and no savepoint, and nothing can be
+    in its resend wait. A row already there would be a bug: its IntegrityError is raised
+    (and rolls back the caller's transaction), never taken for a parallel request's row.
+    """
+    draft = _draft(
+        policy, kind, phone=phone, user_id=user_id, bind=bind, decoy=decoy, channel=channel
+    )
+    if fresh:
+        created = await VerificationCode.create(
+            purpose=kind.purpose, subject=subject, phone=phone, **draft.fields, send_count=1
+        )
+        return draft.issued(created.id, replaced=False)
     row = await VerificationCode.get_or_none(purpose=kind.purpose, subject=subject)
+    return await _issue_over(policy, kind, draft, subject, phone, row)
+
+
+async def _issue_over(
+    policy: CodePolicy,
+    kind: Kind,
+    draft: _Draft,
+    subject: str,
+    phone: str,
+    row: VerificationCode | None,
+) -> IssuedCode:
+    """Issue ``draft`` for (kind, subject) whose row was read as ``row`` (None: none yet)."""
+    at, fields, sent, expires_at = draft.at, draft.fields, draft.sent, draft.expires_at
     if row is None:  # the first code here: written as it is created, one statement
         created = await _create_row(kind, subject, phone, **fields, send_count=1)
         if created is not None:
-            return IssuedCode(sent, expires_at, challenge, replaced=False, row_id=created.id)
+            return draft.issued(created.id, replaced=False)
         row = await VerificationCode.get(purpose=kind.purpose, subject=subject)  # made meanwhile
     ensure_cooled_down(row, policy, at)
     dead = row.used_at is not None or row.attempts >= policy.max_attempts
     if dead and not kind.renews_dead:  # the wait still runs; the dead code stays dead
         fields = {
             "sent_at": at,
-            "channel": channel,
+            "channel": fields["channel"],
             "challenge_hash": fields.get("challenge_hash", row.challenge_hash),
         }
         sent, expires_at = None, row.expires_at
     elif dead:  # a fresh lineage: a new count for a new code
-        fields.update(attempts=0, used_at=None)
+        fields = {**fields, "attempts": 0, "used_at": None}
     in_streak = row.sent_at is not None and (
         (at - row.sent_at).total_seconds() < policy.cooldown_max_seconds
     )
@@ -265,7 +332,7 @@ async def issue(
     ).update(**fields, phone=phone, send_count=streak + 1)
     if updated != 1:  # another request issued a code in between: that one counts
         raise RateLimitExceeded(policy.cooldown_seconds, RESEND_WAIT)
-    return IssuedCode(sent, expires_at, challenge, replaced=True, row_id=row.id)
+    return IssuedCode(sent, expires_at, draft.challenge, replaced=True, row_id=row.id)
 
 
 async def rebind(policy: CodePolicy, row: VerificationCode) -> IssuedCode | None:
@@ -290,14 +357,30 @@ async def _create_row(
 ) -> VerificationCode | None:
     """The new row, or None if a parallel request made it first."""
     try:
-        # A savepoint: a parallel request's row makes this insert fail without aborting the
-        # caller's transaction (PostgreSQL refuses every later statement of an aborted one).
+        if not _in_transaction():
+            # Alone it is its own transaction (autocommit): a conflict aborts nothing, so
+            # no BEGIN and COMMIT around it (two round trips for nothing).
+            return await VerificationCode.create(
+                purpose=kind.purpose, subject=subject, phone=phone, **fields
+            )
+        # In the caller's transaction, a savepoint: a parallel request's row makes this
+        # insert fail without aborting that transaction (PostgreSQL refuses every later
+        # statement of an aborted one).
         async with in_transaction():
             return await VerificationCode.create(
                 purpose=kind.purpose, subject=subject, phone=phone, **fields
             )
     except IntegrityError:
         return None
+
+
+def _in_transaction() -> bool:
+    """Whether this task runs inside ``in_transaction()``. Tortoise's own test, the one by
+    which ``in_transaction()`` chooses BEGIN or SAVEPOINT: in a transaction the context's
+    connection (``connections.get``, what ``Model._meta.db`` returns) is that transaction's
+    wrapper, a ``TransactionalDBClient`` (asyncpg's ``TransactionWrapper``, SQLite's
+    ``SqliteTransactionWrapper``); outside one it is the pool's client, which is not."""
+    return isinstance(VerificationCode._meta.db, TransactionalDBClient)
 
 
 async def check(

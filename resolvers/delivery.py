@@ -72,9 +72,11 @@ async def queue_code(
     decoy: bool = False,
     channel: str = "sms",
     locale: str = "en",
+    fresh: bool = False,
 ) -> codes.IssuedCode:
     """A new code for (kind, subject) and its message, queued in the caller's transaction,
-    by ``channel`` in ``locale`` (the account's; a signup's own choice).
+    by ``channel`` in ``locale`` (the account's; a signup's own choice). ``fresh``: the
+    subject can have no row yet (``codes.issue``).
 
     A decoy (an unknown phone, a registered phone's signup, a wrong password stepping up)
     and a resend of a dead code change the row the same way, but nothing is sent.
@@ -88,6 +90,7 @@ async def queue_code(
         bind=bind,
         decoy=decoy,
         channel=channel,
+        fresh=fresh,
     )
     if issued.code is not None:
         await deps.outbox.enqueue(

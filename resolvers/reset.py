@@ -28,13 +28,14 @@ async def request(deps: Deps, client: Client, phone_raw: str, channel: str = "sm
     phone = deps.normalize_phone(phone_raw)
     wait_on = await codes.phone_wait(codes.RESET, phone)
     await guards.sms_budget(deps, client, phone, wait_on=wait_on, channel=channel)
-    await codes.claim_phone_wait(deps.codes, codes.RESET, phone)
+    await codes.claim_phone_wait(deps.codes, codes.RESET, phone, wait_on)
     async with in_transaction():
         user = await User.get_or_none(phone=phone, is_verified=True)
         issued = await queue_code(
             deps,
             codes.RESET,
             subject=codes.new_subject("reset"),
+            fresh=True,
             phone=phone,
             user_id=user.id if user else None,
             bind=True,

@@ -78,12 +78,11 @@ async def start(
     password = check_policy(password, context=context, **deps.password_limits())
     if username is not None and await live_accounts(deps).filter(username_key=username[1]).exists():
         raise UsernameInUse()  # decided by the name alone, never by the phone
-    await guards.sms_budget(
-        deps, client, phone, wait_on=await codes.phone_wait(codes.SIGNUP, phone), channel=channel
-    )
+    wait_on = await codes.phone_wait(codes.SIGNUP, phone)
+    await guards.sms_budget(deps, client, phone, wait_on=wait_on, channel=channel)
     password_hash = await deps.passwords.hash(password)
     ttl = min(deps.settings.unverified_ttl_seconds, UNVERIFIED_TTL_MAX)
-    await codes.claim_phone_wait(deps.codes, codes.SIGNUP, phone)
+    await codes.claim_phone_wait(deps.codes, codes.SIGNUP, phone, wait_on)
     async with in_transaction():
         owner = await live_accounts(deps).get_or_none(phone=phone)
         registered = owner is not None
@@ -99,6 +98,7 @@ async def start(
             deps,
             codes.SIGNUP,
             subject=f"signup:{pending.id}",
+            fresh=True,  # the pending signup was just created: its subject has no row
             phone=phone,
             user_id=None,
             bind=True,

@@ -1,7 +1,9 @@
 """Round trips per flow, pinned: the SQL statements and Redis calls each request makes on
-PostgreSQL with Redis limits, and those of the outbox sending one message. A count is
-deterministic where a time is not, so a change that adds a round trip to a flow fails here
-(and one that removes one updates the pin, with the figure in its commit message).
+PostgreSQL with Redis limits, its transaction control (BEGIN, SAVEPOINT, RELEASE, COMMIT,
+ROLLBACK: round trips that Tortoise does not log), and the outbox's writes sending one
+message. A count is deterministic where a time is not, so a change that adds a round trip
+to a flow fails here (and one that removes one updates the pin, with the figure in its
+commit message).
 
 Only the request's own work is counted: a context variable marks the test's request (the
 ASGI transport runs the app in the test's task), so the outbox worker's polls and sends,
@@ -19,9 +21,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from asyncpg.connection import Connection as PgConnection
 from redis.asyncio.connection import AbstractConnection
 
 from models import OutboxMessage
+from resolvers import codes
 from tests import documents as d
 from tests.support import STRONG_PASSWORD, new_phone
 
@@ -31,6 +35,7 @@ IN_REQUEST: contextvars.ContextVar[bool] = contextvars.ContextVar("in_request", 
 BY_TEST: contextvars.ContextVar[bool] = contextvars.ContextVar("by_test", default=False)
 CONNECTING: contextvars.ContextVar[bool] = contextvars.ContextVar("connecting", default=False)
 OUTBOX_TABLES = ('"outbox_messages"', '"message_attempts"')
+TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "SAVEPOINT", "RELEASE", "ROLLBACK")
 
 
 @dataclass
@@ -38,6 +43,7 @@ class Trips:
     sql: list[str] = field(default_factory=list)
     redis: int = 0
     worker_sql: list[str] = field(default_factory=list)
+    control: list[str] = field(default_factory=list)  # BEGIN, SAVEPOINT, RELEASE, COMMIT, ...
 
     @property
     def counts(self) -> tuple[int, int]:
@@ -57,6 +63,16 @@ def counting(monkeypatch: pytest.MonkeyPatch) -> Iterator[Trips]:
                 return  # the test's own look at the outbox
             (trips.sql if IN_REQUEST.get() else trips.worker_sql).append(statement)
 
+    execute = PgConnection.execute
+
+    async def executed(self: Any, query: str, *args: Any, **kwargs: Any) -> Any:
+        # Transaction control is a round trip that Tortoise does not log: asyncpg's
+        # Transaction sends it through Connection.execute (Tortoise's savepoints too).
+        word = query.lstrip().split(maxsplit=1)[0].rstrip(";").upper() if query.strip() else ""
+        if IN_REQUEST.get() and not BY_TEST.get() and word in TRANSACTION_CONTROL:
+            trips.control.append(word)
+        return await execute(self, query, *args, **kwargs)
+
     send = AbstractConnection.send_packed_command
     connect = AbstractConnection.on_connect_check_health
 
@@ -75,6 +91,7 @@ def counting(monkeypatch: pytest.MonkeyPatch) -> Iterator[Trips]:
             CONNECTING.reset(token)
 
     monkeypatch.setattr(AbstractConnection, "send_packed_command", counted)
+    monkeypatch.setattr(PgConnection, "execute", executed)
     monkeypatch.setattr(AbstractConnection, "on_connect_check_health", handshake)
     logger = logging.getLogger("tortoise.db_client")
     handler, level = Collect(level=logging.DEBUG), logger.level
@@ -89,6 +106,7 @@ def counting(monkeypatch: pytest.MonkeyPatch) -> Iterator[Trips]:
 
 async def request(api: Any, trips: Trips, query: str, variables: dict[str, Any], **kw: Any) -> Any:
     trips.sql.clear()
+    trips.control.clear()
     trips.redis = 0
     token = IN_REQUEST.set(True)
     try:
@@ -117,7 +135,10 @@ PINNED = {
     # for an account holding the phone before creating one (its unique key finds it).
     # signup's SQL 9 -> 8: the 9th was the log line of the pool's creation (the first
     # request opened it), not a statement; a request before counting now opens it.
-    "signup": (8, 1),
+    # signup's SQL 8 -> 6 (issue 17, perf-signup): the phone's wait row read once and handed
+    # to its claim (no second SELECT), and the signup's own code inserted without a look
+    # first (its subject, the new pending signup's id, can have no row: ``fresh``).
+    "signup": (6, 1),
     # verifyPhone: the code's row by its challenge, the per-phone lock that lines up
     # parallel verifications, the guarded use of the code, the pending signup, then every
     # write in one statement (resolvers/signup.py, ``_complete_chained``): 11 -> 5.
@@ -125,8 +146,22 @@ PINNED = {
     "login": (4, 2),  # issue 17: -1, whether TOTP is on read with the account
     "refreshSession": (4, 0),  # issue 13: +1, the session's last use and address (its list)
     "me": (1, 0),
-    "requestReset": (7, 1),
+    "requestReset": (5, 1),  # 7 -> 5: as signup (the wait row once, a fresh subject's code)
     "resetPassword": (13, 2),
+}
+# Transaction control of each flow's request: round trips too, which Tortoise does not log
+# (counted at asyncpg's Connection.execute). signup and requestReset were BEGIN COMMIT
+# (the wait row's first INSERT wrapped alone) BEGIN SAVEPOINT RELEASE COMMIT (the code's
+# INSERT in a savepoint): now a lone INSERT is one statement, and a fresh subject's code
+# needs no savepoint.
+PINNED_CONTROL: dict[str, tuple[str, ...]] = {
+    "signup": ("BEGIN", "COMMIT"),
+    "verifyPhone": ("BEGIN", "COMMIT"),
+    "login": ("BEGIN", "COMMIT"),
+    "refreshSession": ("BEGIN", "COMMIT"),
+    "me": (),
+    "requestReset": ("BEGIN", "COMMIT"),
+    "resetPassword": ("BEGIN", "COMMIT"),
 }
 # The outbox worker's writes to claim, send and record one message (its reads are polls,
 # whose number depends on when it wakes).
@@ -141,6 +176,7 @@ async def test_each_flow_makes_its_pinned_round_trips(
         RATE_LIMIT_STORAGE=redis_url, RESEND_COOLDOWN_SECONDS="0", OUTBOX_POLL_SECONDS="60"
     )
     seen: dict[str, tuple[int, int]] = {}
+    control: dict[str, tuple[str, ...]] = {}
     async with start_app(settings) as api, contextlib.AsyncExitStack():
         phone = new_phone()
         # A request before counting: it opens the database pool, and loads the limits'
@@ -153,7 +189,7 @@ async def test_each_flow_makes_its_pinned_round_trips(
             sent_ = await request(
                 api, trips, d.SIGNUP, {"input": {"phone": phone, "password": STRONG_PASSWORD}}
             )
-            seen["signup"] = trips.counts
+            seen["signup"], control["signup"] = trips.counts, tuple(trips.control)
             trips.worker_sql.clear()
             code = await api.sms.code(phone, "verify_signup")
             await asyncio.create_task(sent(phone, "verify_signup"))
@@ -165,16 +201,16 @@ async def test_each_flow_makes_its_pinned_round_trips(
             ]
             verify = {"phone": phone, "code": code, "challenge": sent_["challenge"]}
             session = await request(api, trips, d.VERIFY_PHONE, {"input": verify})
-            seen["verifyPhone"] = trips.counts
+            seen["verifyPhone"], control["verifyPhone"] = trips.counts, tuple(trips.control)
             login = {"input": {"identifier": phone, "password": STRONG_PASSWORD}}
             session = await request(api, trips, d.LOGIN, login)
-            seen["login"] = trips.counts
+            seen["login"], control["login"] = trips.counts, tuple(trips.control)
             refreshed = await request(api, trips, d.REFRESH, {"token": session["refreshToken"]})
-            seen["refreshSession"] = trips.counts
+            seen["refreshSession"], control["refreshSession"] = trips.counts, tuple(trips.control)
             await request(api, trips, d.ME, {}, token=refreshed["accessToken"])
-            seen["me"] = trips.counts
+            seen["me"], control["me"] = trips.counts, tuple(trips.control)
             reset = await request(api, trips, d.REQUEST_RESET, {"phone": phone})
-            seen["requestReset"] = trips.counts
+            seen["requestReset"], control["requestReset"] = trips.counts, tuple(trips.control)
             reset_code = await api.sms.code(phone, "reset_password")
             change = {
                 "phone": phone,
@@ -183,8 +219,39 @@ async def test_each_flow_makes_its_pinned_round_trips(
                 "newPassword": "quiet harbour lemon 31",
             }
             done = await request(api, trips, d.RESET_PASSWORD, {"input": change})
-            seen["resetPassword"] = trips.counts
+            seen["resetPassword"], control["resetPassword"] = trips.counts, tuple(trips.control)
     # then
     assert session["__typename"] == "Session" and done["__typename"] == "PasswordReset"
     assert seen == PINNED, seen
+    assert control == PINNED_CONTROL, control
     assert worker == PINNED_OUTBOX, worker
+
+
+async def test_a_fresh_code_and_a_phones_first_wait_are_one_statement_each(api, monkeypatch):
+    """What login's second factor (a TOTP account's challenge, a decoy while stepped up)
+    and the first claim of a phone's wait cost, outside any transaction: one INSERT each.
+    Before: the look for an earlier row, then the INSERT between BEGIN and COMMIT (4 round
+    trips each)."""
+    rules = codes.CodePolicy(b"k" * 32, 6, 600, 5, 60, 3600, {})
+    phone = new_phone()
+    with counting(monkeypatch) as trips:
+        token = IN_REQUEST.set(True)
+        try:
+            await codes.issue(
+                rules,
+                codes.LOGIN,
+                subject=codes.new_subject("factor"),
+                phone=phone,
+                user_id=None,
+                bind=True,
+                decoy=True,
+                fresh=True,
+            )
+            fresh = [s.split()[0] for s in trips.sql], tuple(trips.control)
+            trips.sql.clear()
+            await codes.claim_phone_wait(rules, codes.SIGNUP, phone, None)
+            claim = [s.split()[0] for s in trips.sql], tuple(trips.control)
+        finally:
+            IN_REQUEST.reset(token)
+    assert fresh == (["INSERT"], ()), fresh
+    assert claim == (["INSERT"], ()), claim

@@ -5,8 +5,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
+from datetime import timedelta
 
-from models import OutboxMessage, VerificationCode
+import pytest
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
+from core.clock import now
+from models import OutboxMessage, PendingSignup, VerificationCode
+from resolvers import codes as issuing
 from resolvers.codes import generate_code
 from tests import documents as d
 from tests.support import OTHER_PASSWORD, STRONG_PASSWORD, eventually, new_phone
@@ -153,3 +160,111 @@ async def test_thirty_parallel_resends_of_one_signup_send_one_sms(make_settings,
         await api.sms.wait(phone, "verify_signup", count=2)
         await asyncio.sleep(0.2)
         assert len(api.sms.to(phone, "verify_signup")) == 2
+
+
+WIDE_BUDGETS = "sms_per_phone=1000/minute,sms_per_client=1000/minute,sms_per_prefix=1000/minute"
+
+
+def policy(cooldown_seconds: int) -> issuing.CodePolicy:
+    return issuing.CodePolicy(b"k" * 32, 6, 600, 5, cooldown_seconds, 3600, {})
+
+
+async def test_thirty_parallel_signups_of_a_new_phone_send_one_code(make_settings, start_app):
+    """The phone's wait row does not exist yet: every signup reads none, one INSERT wins and
+    the others, finding its row by the unique key, are in its resend wait."""
+    async with start_app(make_settings(RATE_LIMITS=WIDE_BUDGETS)) as api:
+        # given a phone never seen, the default resend wait
+        phone = new_phone()
+        # when thirty signups of it race
+        signup = {"input": {"phone": phone, "password": STRONG_PASSWORD}}
+        answers = await asyncio.gather(*[api.run(d.SIGNUP, signup) for _ in range(30)])
+        # then one goes out
+        kinds = Counter(a["__typename"] for a in answers)
+        assert kinds == {"VerificationSent": 1, "RateLimited": 29}, kinds
+        await api.sms.wait(phone, "verify_signup")
+        await asyncio.sleep(0.2)
+        assert len(api.sms.to(phone, "verify_signup")) == 1
+        assert await PendingSignup.filter(phone=phone).count() == 1
+
+
+async def test_thirty_parallel_signups_after_the_wait_send_one_code(make_settings, start_app):
+    """The wait row exists: every signup reads it before any claims it, and the guarded
+    UPDATE (the send count and time as read) lets one through."""
+    settings = make_settings(RATE_LIMITS=WIDE_BUDGETS, RESEND_COOLDOWN_SECONDS="1")
+    async with start_app(settings) as api:
+        # given a phone with one signup whose resend wait is over
+        phone = new_phone()
+        signup = {"input": {"phone": phone, "password": STRONG_PASSWORD}}
+        assert (await api.run(d.SIGNUP, signup))["__typename"] == "VerificationSent"
+        await api.sms.wait(phone, "verify_signup")
+        await asyncio.sleep(1.1)
+        # when thirty more race
+        answers = await asyncio.gather(*[api.run(d.SIGNUP, signup) for _ in range(30)])
+        # then one goes out
+        kinds = Counter(a["__typename"] for a in answers)
+        assert kinds == {"VerificationSent": 1, "RateLimited": 29}, kinds
+        await api.sms.wait(phone, "verify_signup", count=2)
+        await asyncio.sleep(0.2)
+        assert len(api.sms.to(phone, "verify_signup")) == 2
+
+
+async def test_a_wait_claimed_after_it_was_read_is_refused(api):
+    # given the wait row read by one request, then claimed by another
+    phone = new_phone()
+    rules = policy(cooldown_seconds=0)  # only the guarded UPDATE can refuse
+    await issuing.claim_phone_wait(rules, issuing.RESET, phone, None)
+    seen = await issuing.phone_wait(issuing.RESET, phone)
+    await issuing.claim_phone_wait(rules, issuing.RESET, phone, seen)
+    # when the first claims with the row as it read it
+    with pytest.raises(issuing.RateLimitExceeded):
+        await issuing.claim_phone_wait(rules, issuing.RESET, phone, seen)
+    # then only the two claims counted
+    row = await issuing.phone_wait(issuing.RESET, phone)
+    assert row is not None and row.send_count == 2
+
+
+async def test_a_wait_row_made_meanwhile_is_found_by_its_key(api):
+    # given a wait row made after this request read none
+    phone = new_phone()
+    await issuing.claim_phone_wait(policy(cooldown_seconds=60), issuing.RESET, phone, None)
+    # when it claims, outside a transaction and inside one
+    with pytest.raises(issuing.RateLimitExceeded):
+        await issuing.claim_phone_wait(policy(cooldown_seconds=60), issuing.RESET, phone, None)
+    async with in_transaction():
+        pending = await _pending(phone)
+        with pytest.raises(issuing.RateLimitExceeded):
+            await issuing.claim_phone_wait(policy(60), issuing.RESET, phone, None)
+    # then it waits like a resend, and the conflict did not end the caller's transaction:
+    # its savepoint was rolled back, not the transaction (PostgreSQL refuses every statement
+    # of an aborted one)
+    assert await PendingSignup.filter(id=pending.id).exists()
+    async with in_transaction():
+        await issuing.claim_phone_wait(policy(0), issuing.RESET, phone, None)
+        after = await _pending(phone)
+    assert await PendingSignup.filter(id=after.id).exists()
+    row = await issuing.phone_wait(issuing.RESET, phone)
+    assert row is not None and row.send_count == 2
+
+
+async def test_a_fresh_code_whose_subject_has_a_row_fails_with_its_transaction(api):
+    # given a code of a fresh subject
+    phone, subject = new_phone(), issuing.new_subject("test")
+    first = await issuing.issue(
+        policy(60), issuing.RESET, subject=subject, phone=phone, user_id=None, fresh=True
+    )
+    # when the same subject is issued as fresh again, in a transaction with another write
+    with pytest.raises(IntegrityError):
+        async with in_transaction():
+            pending = await _pending(phone)
+            await issuing.issue(
+                policy(60), issuing.RESET, subject=subject, phone=phone, user_id=None, fresh=True
+            )
+    # then the conflict raised (a bug, never taken for a resend) and nothing was written
+    assert not await PendingSignup.filter(id=pending.id).exists()
+    rows = await VerificationCode.filter(subject=subject)
+    assert [r.id for r in rows] == [first.row_id] and rows[0].send_count == 1
+
+
+async def _pending(phone: str) -> PendingSignup:
+    expires_at = now() + timedelta(minutes=5)
+    return await PendingSignup.create(phone=phone, password_hash="x", expires_at=expires_at)
