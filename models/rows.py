@@ -60,12 +60,14 @@ class Chain:
     def part(self, name: str, sql: str) -> None:
         self.parts.append(f'"{name}" AS ({sql})')
 
-    def query(self, name: str, query: Any) -> None:
-        """An ORM UPDATE/DELETE as a part, its placeholders renumbered into the chain's."""
+    def query(self, name: str, query: Any, *, tail: str = "") -> None:
+        """An ORM UPDATE/DELETE as a part, its placeholders renumbered into the chain's;
+        ``tail`` follows it (e.g. ``RETURNING "id"``)."""
         sql, params = statement_of(query)
         offset = len(self.params)
         self.params.extend(params)
-        self.part(name, _PLACEHOLDER.sub(lambda m: f"${int(m.group(1)) + offset}", sql))
+        sql = _PLACEHOLDER.sub(lambda m: f"${int(m.group(1)) + offset}", sql)
+        self.part(name, f"{sql} {tail}".strip())
 
     def insert(
         self,

@@ -9,8 +9,6 @@ behind a wrong code, and a right code refused for a weak password stays usable.
 
 from __future__ import annotations
 
-from tortoise.transactions import in_transaction
-
 from models import User, VerificationCode
 from notifier.actions import Action
 from resolvers import codes, events, guards, languages, proofs, tokens
@@ -29,7 +27,7 @@ async def request(deps: Deps, client: Client, phone_raw: str, channel: str = "sm
     wait_on = await codes.phone_wait(codes.RESET, phone)
     await guards.sms_budget(deps, client, phone, wait_on=wait_on, channel=channel)
     await codes.claim_phone_wait(deps.codes, codes.RESET, phone, wait_on)
-    async with in_transaction():
+    async with deps.outbox.committing():  # its messages go out as it commits
         user = await User.get_or_none(phone=phone, is_verified=True)
         issued = await queue_code(
             deps,
@@ -43,7 +41,6 @@ async def request(deps: Deps, client: Client, phone_raw: str, channel: str = "sm
             channel=channel,
             locale=languages.of(user) if user else languages.DEFAULT_LOCALE,
         )
-    deps.wake_outbox()
     assert issued.challenge is not None
     return CodeSent(phone, issued.expires_at, issued.challenge)
 

@@ -83,7 +83,7 @@ async def start(
     password_hash = await deps.passwords.hash(password)
     ttl = min(deps.settings.unverified_ttl_seconds, UNVERIFIED_TTL_MAX)
     await codes.claim_phone_wait(deps.codes, codes.SIGNUP, phone, wait_on)
-    async with in_transaction():
+    async with deps.outbox.committing():  # its messages go out as it commits
         owner = await live_accounts(deps).get_or_none(phone=phone)
         registered = owner is not None
         pending = await PendingSignup.create(
@@ -108,7 +108,6 @@ async def start(
         )
         if owner is not None:
             await _tell_owner(deps, owner, issued, channel)
-    deps.wake_outbox()
     assert issued.challenge is not None
     return CodeSent(phone, issued.expires_at, issued.challenge)
 
@@ -130,7 +129,7 @@ async def resend(
     if row is None:
         raise InputRejected("challenge", UNKNOWN_SIGNUP)
     await guards.sms_budget(deps, client, phone, wait_on=row, channel=channel)
-    async with in_transaction():
+    async with deps.outbox.committing():  # its messages go out as it commits
         pending = await PendingSignup.get_or_none(id=_pending_id(row), expires_at__gt=now())
         owner = await live_accounts(deps).get_or_none(phone=phone)
         issued = await queue_code(
@@ -145,7 +144,6 @@ async def resend(
         )
         if owner is not None:  # told again, as a real resend sends again (reach.py)
             await _tell_owner(deps, owner, issued, channel)
-    deps.wake_outbox()
     return CodeSent(phone, issued.expires_at, challenge)
 
 

@@ -149,6 +149,7 @@ def create_app(settings: Settings, *, sender: Sender | None = None) -> Starlette
                 budget=functools.partial(notice_budget, deps.limits),
             )
             deps.wake_outbox = worker.wake
+            deps.outbox.worker = worker  # Outbox.committing hands it its messages at commit
             app.state.worker = worker
             worker.start()
             maintenance = asyncio.create_task(maintain(deps))
