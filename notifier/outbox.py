@@ -162,16 +162,26 @@ class Outbox:
     @contextlib.asynccontextmanager
     async def committing(self) -> AsyncIterator[Any]:
         """A transaction whose messages this process's worker claims and sends as soon as
-        it commits (see the module docstring); if it rolls back, nothing is handed over."""
+        it commits (see the module docstring)."""
+        async with self.handing_over(), in_transaction() as connection:
+            yield connection
+
+    @contextlib.asynccontextmanager
+    async def handing_over(self) -> AsyncIterator[None]:
+        """The messages queued within, by any transaction in it, are handed to this
+        process's worker when the block ends (the outermost such block, if nested). Safe
+        whatever happened inside: a message whose row did not commit is never claimed."""
+        if _BATCH.get() is not None:
+            yield
+            return
         batch: list[OutboxMessage] = []
         token = _BATCH.set(batch)
         try:
-            async with in_transaction() as connection:
-                yield connection
+            yield
         finally:
             _BATCH.reset(token)
-        if self.worker is not None and batch:
-            self.worker.hand_over(batch)
+            if self.worker is not None and batch:
+                self.worker.hand_over(batch)
 
     async def enqueue(
         self,
@@ -211,12 +221,18 @@ class Outbox:
             )
             # One claimed for a retry meanwhile: its next try finds it out of time.
             await older.filter(state=SENDING).update(send_before=now())
-        batch = _BATCH.get()
-        if batch is not None and message.state == QUEUED:  # handed over at commit
-            message.claim_token = secrets.token_hex(8)
-            batch.append(message)
+        self.hand_over_later(message)
         await message.save(force_create=True)
         return message
+
+    def hand_over_later(self, message: OutboxMessage) -> None:
+        """Within ``handing_over``: the message, not yet written, gets its hand-over token
+        and goes to the worker when the block ends (a statement chain that writes the row
+        itself calls this too: resolvers/signup.py)."""
+        batch = _BATCH.get()
+        if batch is not None and message.state == QUEUED:
+            message.claim_token = secrets.token_hex(8)
+            batch.append(message)
 
     def message(
         self,
@@ -323,6 +339,8 @@ class OutboxWorker:
         at = now()
         try:
             for message in messages:
+                if message.id is None:  # never written (a statement chain that wrote nothing)
+                    continue
                 if len(self._inflight) >= self.concurrency:  # the poll takes the rest
                     self._more = True
                     self.wake()

@@ -97,7 +97,7 @@ async def complete(
         await events.record(user.id, events.PASSWORD_RESET, client)
         return user
 
-    user = await codes.check(deps.codes, row, code, apply, prepare=prepare)
+    async with deps.outbox.handing_over():  # the password_reset notice goes out at once
+        user = await codes.check(deps.codes, row, code, apply, prepare=prepare)
     usernames = (f"username:{user.username_key}",) if user.username_key else ()
     await guards.succeeded(deps, phone, *usernames)
-    deps.wake_outbox()

@@ -169,9 +169,8 @@ async def verify(
                 return done
         return await _complete(deps, pending, phone, client)
 
-    session = await codes.check(deps.codes, row, code, complete, serialize=f"signup:{phone}")
-    deps.wake_outbox()
-    return session
+    async with deps.outbox.handing_over():  # the signup_verified notice goes out at once
+        return await codes.check(deps.codes, row, code, complete, serialize=f"signup:{phone}")
 
 
 async def _complete(
@@ -208,13 +207,14 @@ async def _complete_chained(
     notice = deps.outbox.message(Action.SIGNUP_VERIFIED, phone, locale=languages.of(user))
     if deps.outbox.supersedes(notice):
         return None
+    deps.outbox.hand_over_later(notice)
     user.id = UNKNOWN_ID  # the rows naming the account take its id from its INSERT's RETURNING
     session, token, refresh = tokens.new_session(deps.tokens, user, client)
     chain = rows.Chain()
     chain.insert("account", user, tail='ON CONFLICT DO NOTHING RETURNING "id"')
     chain.query("signups", _signups_of(phone).delete())
     chain.query("codes", codes.forgetting(codes.SIGNUP, phone=phone))
-    chain.insert("notice", notice, source="account", taken={})
+    chain.insert("notice", notice, source="account", taken={}, tail='RETURNING "id"')
     event = events.event_row(user.id, events.SIGNUP, client)
     chain.insert("event", event, source="account", taken={"user_id": "id"})
     chain.insert(
@@ -222,11 +222,13 @@ async def _complete_chained(
     )
     chain.insert("token", token, source="session", taken={"session_id": "id"})
     _, written = await connection.execute_query(
-        chain.sql('SELECT "id" FROM "account"'), chain.params
+        chain.sql('SELECT "account"."id", "notice"."id" AS "notice_id" FROM "account", "notice"'),
+        chain.params,
     )
     if not written:
         return None
     user.id = session.user_id = written[0]["id"]
+    notice.id = written[0]["notice_id"]  # its hand-over claims it by id
     user._saved_in_db = True  # as User.create leaves it
     return tokens.issued(deps.tokens, user, session, token, refresh)
 

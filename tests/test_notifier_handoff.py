@@ -18,8 +18,9 @@ from tortoise.transactions import in_transaction
 
 from models import OutboxMessage
 from notifier.actions import Action
+from tests import documents as d
 from tests.support import new_phone
-from tests.test_notifier_outbox import settled, signup, tries
+from tests.test_notifier_outbox import codes_to, settled, signup, tries
 
 
 class Boom(Exception):
@@ -115,3 +116,32 @@ async def test_a_process_that_dies_at_the_commit_loses_nothing_and_sends_nothing
     assert len(handed) == 1
     assert len(twilio.to(phone)) == 1
     assert row.state == "sent" and tried == [("sent", None)]
+
+
+async def test_the_notices_of_a_verification_and_of_a_reset_go_out_at_once(twilio_app, twilio):
+    # given: a worker whose poll would wait 60 s (on PostgreSQL the verification writes its
+    # notice within one statement chain, on SQLite through the ORM)
+    phone = new_phone()
+    async with twilio_app(OUTBOX_POLL_SECONDS="60") as api:
+        sent, _ = await signup(api, phone)
+        await settled(phone)
+        (code,) = codes_to(twilio, phone)
+        # when
+        verify = {"phone": phone, "code": code, "challenge": sent["challenge"]}
+        session = await api.run(d.VERIFY_PHONE, {"input": verify})
+        verified = await settled(phone, "signup_verified")
+        reset = await api.run(d.REQUEST_RESET, {"phone": phone})
+        await settled(phone, "reset_password")
+        reset_code = codes_to(twilio, phone)[-1]
+        change = {
+            "phone": phone,
+            "challenge": reset["challenge"],
+            "code": reset_code,
+            "newPassword": "quiet harbour lemon 31",
+        }
+        done = await api.run(d.RESET_PASSWORD, {"input": change})
+        notice = await settled(phone, "password_reset")
+    # then
+    assert session["__typename"] == "Session" and done["__typename"] == "PasswordReset"
+    assert verified.state == "sent" and notice.state == "sent"
+    assert len(twilio.to(phone)) == 4
