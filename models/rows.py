@@ -7,6 +7,7 @@ rows the ORM would and follows every model change without a hand-written column 
   through the field's ``to_db_value``, which also fills ``auto_now``/``auto_now_add``).
 - ``statement_of(query)``: the SQL and parameters of an ORM UPDATE or DELETE queryset.
 - ``Chain``: collects such parts with their parameters numbered in one sequence.
+- ``chain_connection(model)``: where a chain runs, or None where the ORM's statements stay.
 """
 
 from __future__ import annotations
@@ -15,10 +16,21 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from tortoise import connections
+from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.fields.base import Field
 from tortoise.models import Model
 
 _PLACEHOLDER = re.compile(r"\$(\d+)")
+
+
+def chain_connection(model: type[Model]) -> BaseDBAsyncClient | None:
+    """The model's connection (the caller's transaction's, inside one) if it is PostgreSQL's,
+    where a chain saves round trips; None on SQLite, which keeps the ORM's statements: it is
+    a file in this process (a statement costs no round trip), and its single writer already
+    lines transactions up."""
+    connection = connections.get(model._meta.default_connection or "default")
+    return connection if connection.capabilities.dialect == "postgres" else None
 
 
 def insert_of(instance: Model) -> tuple[list[str], list[Any]]:
@@ -60,13 +72,20 @@ class Chain:
     def part(self, name: str, sql: str) -> None:
         self.parts.append(f'"{name}" AS ({sql})')
 
-    def query(self, name: str, query: Any, *, tail: str = "") -> None:
-        """An ORM UPDATE/DELETE as a part, its placeholders renumbered into the chain's;
-        ``tail`` follows it (e.g. ``RETURNING "id"``)."""
+    def query(self, name: str, query: Any, *, after: str | None = None, tail: str = "") -> None:
+        """An ORM UPDATE/DELETE as a part, its placeholders renumbered into the chain's.
+        With ``after`` (an earlier part with a RETURNING) it changes rows only if that part
+        returned one: its WHERE gains ``AND EXISTS (SELECT 1 FROM after)``. ``tail``
+        follows it (e.g. ``RETURNING "id"``)."""
         sql, params = statement_of(query)
         offset = len(self.params)
         self.params.extend(params)
         sql = _PLACEHOLDER.sub(lambda m: f"${int(m.group(1)) + offset}", sql)
+        if after is not None:
+            head, where, condition = sql.partition(" WHERE ")
+            if not where:
+                raise ValueError(f"{name}: a part run after another needs a WHERE")
+            sql = f'{head} WHERE ({condition}) AND EXISTS (SELECT 1 FROM "{after}")'  # noqa: S608  # the ORM's SQL, a part's name
         self.part(name, f"{sql} {tail}".strip())
 
     def insert(

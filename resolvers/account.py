@@ -7,7 +7,7 @@ from tortoise.transactions import in_transaction
 
 from models import User, VerificationCode
 from notifier.actions import Action
-from resolvers import events, languages, tokens
+from resolvers import events, languages, opening, tokens
 from resolvers.deps import Client, Deps
 from resolvers.passwords import check_policy
 from resolvers.sessions import Caller, check_password
@@ -35,8 +35,7 @@ async def change_password(
         await user.save(update_fields=["password_hash", "updated_at"])
         await tokens.end_all_sessions(user)
         await deps.outbox.enqueue(Action.PASSWORD_CHANGED, user.phone, locale=languages.of(user))
-        await events.record(user.id, events.PASSWORD_CHANGED, client)
-        session = await tokens.start_session(deps.tokens, user, client)
+        session = await opening.open_session(deps.tokens, user, events.PASSWORD_CHANGED, client)
     deps.wake_outbox()
     return session
 

@@ -13,7 +13,7 @@ from tortoise.transactions import in_transaction
 from core.clock import now
 from models import User, VerificationCode
 from notifier.actions import Action
-from resolvers import events, guards, languages, tokens, totp
+from resolvers import events, guards, languages, opening, tokens, totp
 from resolvers.deps import Client, Deps
 from resolvers.errors import CodeExpired, CodeInvalid, CodeLocked, InputRejected
 
@@ -106,8 +106,7 @@ async def complete_login(
             )
             if await live.update(used_at=at) != 1 or not await spend(deps, client, user, proof):
                 raise CodeInvalid()  # used by a parallel request: nothing is kept
-            session = await tokens.start_session(deps.tokens, user, client)
-            await events.record(user.id, events.LOGIN, client)
+            session = await opening.open_session(deps.tokens, user, events.LOGIN, client)
         deps.wake_outbox()
         return session
     await count_wrong(deps, row, user)

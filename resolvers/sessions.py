@@ -20,7 +20,7 @@ from tortoise.transactions import in_transaction
 from core.clock import now
 from core.masking import mask_phone
 from models import AuthSession, User, VerificationCode
-from resolvers import codes, events, guards, languages, proofs, signup, tokens, totp
+from resolvers import codes, events, guards, languages, opening, proofs, signup, tokens, totp
 from resolvers.delivery import queue_code
 from resolvers.deps import Client, Deps
 from resolvers.errors import (
@@ -152,10 +152,7 @@ async def login(
     methods = await proofs.methods(user, totp_on=_totp_on(user))
     if methods:
         return await _second_factor(deps, client, user, methods, channel)
-    async with in_transaction():
-        session = await tokens.start_session(deps.tokens, user, client)
-        await events.record(user.id, events.LOGIN, client)
-    return session
+    return await opening.open_session(deps.tokens, user, events.LOGIN, client)
 
 
 def _login_row(subject: str) -> Awaitable[VerificationCode | None]:
@@ -275,8 +272,7 @@ async def verify_login(
         user = await User.get_or_none(id=row.user_id or 0, phone=row.phone, is_verified=True)
         if user is None:
             raise TokenInvalid()
-        await events.record(user.id, events.LOGIN, client)
-        return await tokens.start_session(deps.tokens, user, client)
+        return await opening.open_session(deps.tokens, user, events.LOGIN, client)
 
     return await codes.check(deps.codes, row, code, complete)
 

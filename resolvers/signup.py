@@ -20,7 +20,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
 from tortoise.queryset import QuerySet
@@ -159,11 +158,10 @@ async def verify(
         pending = await PendingSignup.get_or_none(id=_pending_id(row), expires_at__gt=now())
         if pending is None:
             raise CodeInvalid()  # a decoy
-        connection = connections.get(User._meta.default_connection or "default")
-        # PostgreSQL: the writes in one statement (one round trip instead of seven). SQLite
-        # keeps the ORM's statements: it is a file in this process (a statement costs no
-        # round trip), and its single writer already lines the statements up.
-        if connection.capabilities.dialect == "postgres":
+        # PostgreSQL: the writes in one statement (one round trip instead of seven); SQLite
+        # keeps the ORM's statements (why: rows.chain_connection).
+        connection = rows.chain_connection(User)
+        if connection is not None:
             done = await _complete_chained(deps, connection, pending, phone, client)
             if done is not None:
                 return done

@@ -26,8 +26,9 @@ The server can recompute it from the old token it is shown; the database holds o
 hashes, so a copy of the database yields no usable token (storing the successor encrypted
 would do the same with one more key to manage and a column to migrate). The first token of
 a session is random, so every chain is unpredictable. Claiming a token and storing its
-successor happen in one transaction: a concurrent second claim waits for it (PostgreSQL's
-row lock; SQLite's single writer) and then finds the successor committed.
+successor happen in one transaction (on PostgreSQL one statement: ``_rotate_chained``): a
+concurrent second claim waits for it (PostgreSQL's row lock; SQLite's single writer) and
+then finds the successor committed.
 
 A session ends ``session_max_age_seconds`` after its login however often it is refreshed;
 ``refresh_ttl_seconds`` is the idle limit (each refresh token lives that long, never past
@@ -47,11 +48,13 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import jwt
+from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import F
+from tortoise.queryset import UpdateQuery
 from tortoise.transactions import in_transaction
 
 from core.clock import now
-from models import AuthSession, RefreshToken, User
+from models import AuthSession, RefreshToken, User, rows
 from resolvers.errors import TokenInvalid
 
 if TYPE_CHECKING:  # resolvers.deps builds on this module
@@ -238,26 +241,91 @@ async def rotate(policy: TokenPolicy, refresh: str, client: Client | None = None
     if not refresh or len(refresh) > 256:
         raise TokenInvalid()
     try:
+        connection = rows.chain_connection(RefreshToken)
+        if connection is not None:
+            return await _rotate_chained(connection, policy, refresh, client)
         async with in_transaction():
-            row = await RefreshToken.get_or_none(
-                token_hash=refresh_hash(policy, refresh)
-            ).select_related("session__user")
-            if row is None:
-                raise TokenInvalid()
-            at = now()
-            claimed = await RefreshToken.filter(id=row.id, used_at=None, expires_at__gt=at).update(
-                used_at=at
-            )
-            if claimed != 1:
-                return await _within_grace(policy, row, refresh, client, at)
-            session = row.session  # read just now, in this transaction
-            if session.revoked_at is not None or session_ends_at(policy, session) <= at:
-                raise TokenInvalid()
-            await _mark_used(session, at, client)
-            return await _issue(policy, session.user, session, successor_of(policy, refresh))
+            return await _rotate(policy, refresh, client)
     except _Reused as reused:  # outside the transaction, so that the revocation stays
         await revoke_sessions(reused.session.user_id, only=reused.session.id)
         raise TokenInvalid() from None
+
+
+async def _token_of(policy: TokenPolicy, refresh: str) -> RefreshToken:
+    """The stored refresh token with its session and account; TokenInvalid if unknown."""
+    row = await RefreshToken.get_or_none(token_hash=refresh_hash(policy, refresh)).select_related(
+        "session__user"
+    )
+    if row is None:
+        raise TokenInvalid()
+    return row
+
+
+def _claiming(row: RefreshToken, at: datetime) -> UpdateQuery:
+    """The guarded use of a refresh token: one row changed, or none (used, or expired)."""
+    return RefreshToken.filter(id=row.id, used_at=None, expires_at__gt=at).update(used_at=at)
+
+
+def _ended(policy: TokenPolicy, session: AuthSession, at: datetime) -> bool:
+    return session.revoked_at is not None or session_ends_at(policy, session) <= at
+
+
+async def _rotate(policy: TokenPolicy, refresh: str, client: Client | None) -> IssuedSession:
+    """``rotate`` by the ORM, in a transaction: claim, check the session, mark it used,
+    store the successor (a failed check rolls the claim back)."""
+    row = await _token_of(policy, refresh)
+    at = now()
+    if await _claiming(row, at) != 1:
+        return await _within_grace(policy, row, refresh, client, at)
+    session = row.session  # read just now, in this transaction
+    if _ended(policy, session, at):
+        raise TokenInvalid()
+    await _mark_used(session, at, client)
+    return await _issue(policy, session.user, session, successor_of(policy, refresh))
+
+
+async def _rotate_chained(
+    connection: BaseDBAsyncClient, policy: TokenPolicy, refresh: str, client: Client | None
+) -> IssuedSession:
+    """``rotate`` on PostgreSQL: the claim, the session's last use and the successor in one
+    statement (models/rows.py), each part written only if the one before it changed a row.
+
+    The guards stay where the ORM path has them: the claim is the same guarded UPDATE (a
+    parallel refresh of the token waits for its row lock and then claims nothing, so exactly
+    one wins, and finds the successor committed with the claim); the session's liveness is
+    checked on the row read with the token, and again by the session's UPDATE (``revoked_at
+    IS NULL``, under its row lock), so an ended session never gets a successor. What the
+    ORM path rolls back (a claim whose session turned out ended) is not claimed here: a
+    token seen used or expired, or a session seen ended, writes nothing; only a revocation
+    committing during the statement itself leaves the token used without a successor, in
+    its now ended session."""
+    row = await _token_of(policy, refresh)
+    at = now()
+    session = row.session
+    if row.used_at is not None or row.expires_at <= at:  # the claim would change nothing
+        return await _within_grace(policy, row, refresh, client, at)
+    if _ended(policy, session, at):
+        raise TokenInvalid()
+    successor = successor_of(policy, refresh)
+    token = _token_row(policy, session, successor)
+    chain = rows.Chain()
+    chain.query("claimed", _claiming(row, at), tail='RETURNING "id"')
+    chain.query(
+        "session", _marking_used(session, at, client), after="claimed", tail='RETURNING "id"'
+    )
+    chain.insert("token", token, source="session", taken={})
+    _, counts = await connection.execute_query(
+        chain.sql(
+            'SELECT (SELECT count(*) FROM "claimed") AS "claimed", '
+            '(SELECT count(*) FROM "session") AS "live"'
+        ),
+        chain.params,
+    )
+    if counts[0]["claimed"] != 1:  # a parallel refresh claimed it first
+        return await _within_grace(policy, row, refresh, client, at)
+    if counts[0]["live"] != 1:  # revoked meanwhile: no successor was written
+        raise TokenInvalid()
+    return issued(policy, session.user, session, token, successor)
 
 
 class _Reused(Exception):
@@ -312,9 +380,15 @@ async def _live_session(
 
 
 async def _mark_used(session: AuthSession, at: datetime, client: Client | None) -> None:
-    """Last used now, from the client's address (for the session list)."""
+    await _marking_used(session, at, client)
+
+
+def _marking_used(session: AuthSession, at: datetime, client: Client | None) -> UpdateQuery:
+    """Last used now, from the client's address (for the session list), while not revoked."""
     address = client.ip_address if client and client.ip_address else session.ip_address
-    await AuthSession.filter(id=session.id).update(last_used_at=at, ip_address=address)
+    return AuthSession.filter(id=session.id, revoked_at=None).update(
+        last_used_at=at, ip_address=address
+    )
 
 
 async def session_for_refresh(policy: TokenPolicy, refresh: str) -> AuthSession | None:
