@@ -3,6 +3,7 @@ channel budgets; against the Twilio double (real SDK, real HTTP), as a person wo
 
 from __future__ import annotations
 
+import asyncio
 import random
 import re
 import xml.etree.ElementTree as ET
@@ -84,7 +85,9 @@ async def verify(api: Any, phone: str, challenge: str, code: str) -> Any:
 async def verified_account(api: Any, twilio: TwilioDouble, phone: str, **extra: Any) -> Any:
     sent = await signup(api, phone, **extra)
     (message,) = await twilio.wait(phone)
-    return await verify(api, phone, sent["challenge"], texted_code(message.body))
+    session = await verify(api, phone, sent["challenge"], texted_code(message.body))
+    await twilio.wait(phone, 2)  # the welcome notice (signup_verified): goes out at once
+    return session
 
 
 async def test_a_signup_by_voice_in_spanish_is_a_call_that_reads_the_code_in_spanish(
@@ -96,8 +99,11 @@ async def test_a_signup_by_voice_in_spanish_is_a_call_that_reads_the_code_in_spa
         sent = await signup(api, phone, locale="es", channel="VOICE")
         (call,) = await twilio.wait_call(phone)
         session = await verify(api, phone, sent["challenge"], spoken_code(call.body))
-    # then: a call, no SMS; Spanish words; the account keeps the language
-    assert twilio.to(phone) == []
+        (welcome,) = await twilio.wait(phone)
+        await asyncio.sleep(0.2)
+    # then: a call, no SMS but the welcome once verified; Spanish words; the account keeps
+    # the language
+    assert twilio.to(phone) == [welcome] and welcome.body.startswith("Tu cuenta de")
     assert 'language="es-ES"' in call.body
     assert session["__typename"] == "Session" and session["user"]["locale"] == "es"
 
@@ -110,7 +116,10 @@ async def test_a_whatsapp_signup_code_arrives_at_the_whatsapp_address(
         sent = await signup(api, phone, channel="WHATSAPP", locale="pt-BR")
         (message,) = await twilio.wait("whatsapp:" + phone)
         session = await verify(api, phone, sent["challenge"], texted_code(message.body))
-    assert twilio.to(phone) == [] and message.body.startswith("Use ")
+        (welcome,) = await twilio.wait(phone)  # the welcome notice, once verified, by SMS
+        await asyncio.sleep(0.2)
+    assert message.body.startswith("Use ")
+    assert twilio.to(phone) == [welcome] and welcome.body.startswith("Sua conta")
     assert session["user"]["locale"] == "pt-BR"
 
 
