@@ -213,9 +213,13 @@ class Outbox:
             code_id=code_id,
             **extra,
         )
+        return await self.queue(message, replaces=replaces)
+
+    async def queue(self, message: OutboxMessage, *, replaces: bool = True) -> OutboxMessage:
+        """``enqueue`` of a message already built by ``message``."""
         # a resend that switches channel ends the older code's message all the same
         if self.supersedes(message, replaces):  # the older code is dead: its SMS must not go
-            older = OutboxMessage.filter(action=action.value, phone=phone)
+            older = OutboxMessage.filter(action=message.action, phone=message.phone)
             await older.filter(state=QUEUED).update(
                 state=ABANDONED, body=None, last_error=SUPERSEDED
             )
