@@ -6,7 +6,9 @@ rows the ORM would and follows every model change without a hand-written column 
   instance would send (its executor's columns: every field but generated ones; each value
   through the field's ``to_db_value``, which also fills ``auto_now``/``auto_now_add``).
 - ``statement_of(query)``: the SQL and parameters of an ORM UPDATE or DELETE queryset.
-- ``Chain``: collects such parts with their parameters numbered in one sequence.
+- ``Chain``: collects such parts with their parameters numbered in one sequence; a
+  column of a chained INSERT may be taken from an earlier part's RETURNING, as it is or
+  after a text prefix (``Prefixed``: a code's subject ``signup:<the pending signup's id>``).
 - ``chain_connection(model)``: where a chain runs, or None where the ORM's statements stay.
 """
 
@@ -31,6 +33,15 @@ def chain_connection(model: type[Model]) -> BaseDBAsyncClient | None:
     lines transactions up."""
     connection = connections.get(model._meta.default_connection or "default")
     return connection if connection.capabilities.dialect == "postgres" else None
+
+
+@dataclass(frozen=True)
+class Prefixed:
+    """A column taken from the source's RETURNING as text after ``prefix`` (a parameter),
+    e.g. ``Prefixed("signup:", "id")``: what ``f"signup:{row.id}"`` makes in Python."""
+
+    prefix: str
+    column: str
 
 
 def insert_of(instance: Model) -> tuple[list[str], list[Any]]:
@@ -94,19 +105,20 @@ class Chain:
         instance: Model,
         *,
         source: str | None = None,
-        taken: dict[str, str] | None = None,
+        taken: dict[str, str | Prefixed] | None = None,
         tail: str = "",
     ) -> None:
         """An INSERT of the instance's row; ``taken`` columns come from ``source`` (an earlier
-        part's RETURNING, e.g. ``{"user_id": "id"}``) instead of the instance, and the row
-        is written once per row of ``source`` (none if that part wrote nothing)."""
+        part's RETURNING, e.g. ``{"user_id": "id"}``, or ``Prefixed`` text made of one of its
+        columns) instead of the instance, and the row is written once per row of ``source``
+        (none if that part wrote nothing)."""
         columns, values = insert_of(instance)
         taken = taken or {}
         unknown = set(taken) - set(columns)
         if unknown:
             raise ValueError(f"no such columns: {sorted(unknown)}")
         cells = [
-            f'"{source}"."{taken[c]}"' if c in taken else self.add(v)
+            self._taken(source, taken[c]) if c in taken else self.add(v)
             for c, v in zip(columns, values, strict=True)
         ]
         names = ", ".join(f'"{c}"' for c in columns)
@@ -116,6 +128,13 @@ class Chain:
         else:  # names from the models and the caller's code; every value is a parameter
             body = f'INSERT INTO "{table}" ({names}) SELECT {", ".join(cells)} FROM "{source}"'  # noqa: S608
         self.part(name, f"{body} {tail}".strip())
+
+    def _taken(self, source: str | None, column: str | Prefixed) -> str:
+        if source is None:
+            raise ValueError("taken columns need a source")
+        if isinstance(column, Prefixed):
+            return f'({self.add(column.prefix)}::text || "{source}"."{column.column}"::text)'
+        return f'"{source}"."{column}"'
 
     def sql(self, final: str) -> str:
         return f"WITH {', '.join(self.parts)} {final}"

@@ -213,9 +213,13 @@ class Outbox:
             code_id=code_id,
             **extra,
         )
+        return await self.queue(message, replaces=replaces)
+
+    async def queue(self, message: OutboxMessage, *, replaces: bool = True) -> OutboxMessage:
+        """``enqueue`` of a message already built by ``message``."""
         # a resend that switches channel ends the older code's message all the same
         if self.supersedes(message, replaces):  # the older code is dead: its SMS must not go
-            older = OutboxMessage.filter(action=action.value, phone=phone)
+            older = OutboxMessage.filter(action=message.action, phone=message.phone)
             await older.filter(state=QUEUED).update(
                 state=ABANDONED, body=None, last_error=SUPERSEDED
             )
@@ -774,10 +778,9 @@ async def _settle(
     together; the number of rows moved (0: the claim was taken over; the try is on record
     all the same). On PostgreSQL one statement (a data-modifying WITH, its parts the ORM's
     own row and UPDATE: models/rows.py) instead of BEGIN, INSERT, UPDATE, COMMIT: four
-    round trips after every send. Elsewhere a transaction: on SQLite a statement is no
-    round trip."""
-    connection = OutboxMessage._meta.db
-    if connection.capabilities.dialect == "postgres":
+    round trips after every send. Elsewhere a transaction (why: rows.chain_connection)."""
+    connection = rows.chain_connection(OutboxMessage)
+    if connection is not None:
         chain = rows.Chain()
         chain.insert("tried", _attempt_row(message.id, outcome, code, detail))
         chain.query("moved", _mine(message).update(**fields), tail='RETURNING "id"')

@@ -15,7 +15,8 @@ Concurrency first. A code row changes only through guarded UPDATEs whose row cou
   The read may be the request's earlier one (a phone's wait row, read for its limits and
   handed to ``claim_phone_wait``): the guard is the same, whenever the row was read. A
   subject made for its code (``fresh``: ``new_subject``, a new pending signup) has no row
-  and nobody else can name it, so its code is a bare INSERT: no read, no savepoint.
+  and nobody else can name it, so its code is a bare INSERT: no read, no savepoint (its row
+  built by ``fresh_code``, which a statement chain writes too: resolvers/signup.py).
 
 Binding. Signup, reset and login codes are bound to a challenge: an opaque random string
 handed to the client, stored only as its keyed hash, by which the row is found. Without the
@@ -35,7 +36,7 @@ import hmac
 import math
 import secrets
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -127,6 +128,9 @@ class IssuedCode:
     challenge: str | None
     replaced: bool  # an earlier code of (purpose, subject) existed (its SMS may be queued)
     row_id: int = 0  # the code's row: its messages name it (deliveryStatus)
+
+    def written_as(self, row_id: int) -> IssuedCode:
+        return replace(self, row_id=row_id)
 
 
 def generate_code(length: int) -> str:
@@ -285,16 +289,47 @@ async def issue(
     in its resend wait. A row already there would be a bug: its IntegrityError is raised
     (and rolls back the caller's transaction), never taken for a parallel request's row.
     """
+    if fresh:
+        created, issued = fresh_code(
+            policy,
+            kind,
+            subject=subject,
+            phone=phone,
+            user_id=user_id,
+            bind=bind,
+            decoy=decoy,
+            channel=channel,
+        )
+        await created.save(force_create=True)
+        return issued.written_as(created.id)
     draft = _draft(
         policy, kind, phone=phone, user_id=user_id, bind=bind, decoy=decoy, channel=channel
     )
-    if fresh:
-        created = await VerificationCode.create(
-            purpose=kind.purpose, subject=subject, phone=phone, **draft.fields, send_count=1
-        )
-        return draft.issued(created.id, replaced=False)
     row = await VerificationCode.get_or_none(purpose=kind.purpose, subject=subject)
     return await _issue_over(policy, kind, draft, subject, phone, row)
+
+
+def fresh_code(
+    policy: CodePolicy,
+    kind: Kind,
+    *,
+    subject: str,
+    phone: str,
+    user_id: int | None,
+    bind: bool = False,
+    decoy: bool = False,
+    channel: str = "sms",
+) -> tuple[VerificationCode, IssuedCode]:
+    """The row ``issue(..., fresh=True)`` inserts, not yet saved, and what its caller is
+    handed (its ``row_id`` unknown until the row is written: ``IssuedCode.written_as``). A
+    statement chain writes this row too (resolvers/signup.py)."""
+    draft = _draft(
+        policy, kind, phone=phone, user_id=user_id, bind=bind, decoy=decoy, channel=channel
+    )
+    row = VerificationCode(
+        purpose=kind.purpose, subject=subject, phone=phone, **draft.fields, send_count=1
+    )
+    return row, draft.issued(0, replaced=False)
 
 
 async def _issue_over(

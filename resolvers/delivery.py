@@ -92,19 +92,29 @@ async def queue_code(
         channel=channel,
         fresh=fresh,
     )
-    if issued.code is not None:
-        await deps.outbox.enqueue(
-            kind.action,
-            phone,
-            code=issued.code,
-            minutes=math.ceil(deps.codes.ttl_seconds / 60),  # never understate the lifetime
-            send_before=issued.expires_at,
-            replaces=issued.replaced,
-            channel=channel,
-            locale=locale,
-            code_id=issued.row_id,
-        )
+    message = code_message(deps, kind, issued, phone=phone, channel=channel, locale=locale)
+    if message is not None:
+        await deps.outbox.queue(message, replaces=issued.replaced)
     return issued
+
+
+def code_message(
+    deps: Deps, kind: codes.Kind, issued: codes.IssuedCode, *, phone: str, channel: str, locale: str
+) -> OutboxMessage | None:
+    """The message carrying ``issued``'s code, not yet written (None: nothing to send); a
+    statement chain writes it too (resolvers/signup.py)."""
+    if issued.code is None:
+        return None
+    return deps.outbox.message(
+        kind.action,
+        phone,
+        code=issued.code,
+        minutes=math.ceil(deps.codes.ttl_seconds / 60),  # never understate the lifetime
+        send_before=issued.expires_at,
+        channel=channel,
+        locale=locale,
+        code_id=issued.row_id,
+    )
 
 
 async def status(deps: Deps, client: Client, challenge: str) -> Delivery:

@@ -26,10 +26,10 @@ from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from core.clock import now
-from models import PendingSignup, User, VerificationCode, rows
+from models import OutboxMessage, PendingSignup, User, VerificationCode, rows
 from notifier.actions import Action
 from resolvers import codes, events, guards, languages, tokens
-from resolvers.delivery import queue_code
+from resolvers.delivery import code_message, queue_code
 from resolvers.deps import Client, Deps
 from resolvers.errors import CodeInvalid, InputRejected, UsernameInUse
 from resolvers.passwords import check_policy
@@ -37,6 +37,7 @@ from resolvers.usernames import normalize_username
 
 UNVERIFIED_TTL_MAX = 86_400  # an unverified signup never outlives a day (SECURITY.md)
 UNKNOWN_ID = 0  # never a row's id (ids start at 1): a placeholder the statement chain replaces
+SUBJECT_PREFIX = "signup:"  # a pending signup's code: "signup:<its id>"
 UNKNOWN_SIGNUP = "That signup is unknown or has expired: sign up again."
 
 
@@ -52,8 +53,13 @@ def live_accounts(deps: Deps) -> QuerySet[User]:
     return User.filter(is_verified=True)
 
 
+def _subject(pending_id: int) -> str:
+    """The subject of a pending signup's code."""
+    return f"{SUBJECT_PREFIX}{pending_id}"
+
+
 def _pending_id(row: VerificationCode) -> int:
-    return int(row.subject.removeprefix("signup:"))
+    return int(row.subject.removeprefix(SUBJECT_PREFIX))
 
 
 async def start(
@@ -68,7 +74,9 @@ async def start(
 ) -> CodeSent:
     """A pending signup and its code by ``channel``. A registered phone's owner is told
     (signup_existing) by the same channel, so that what deliveryStatus shows for the
-    challenge is a real message to that phone either way (resolvers/reach.py)."""
+    challenge is a real message to that phone either way (resolvers/reach.py). The signup,
+    its code and its message are written together: one statement on PostgreSQL
+    (``_open_chained``), one transaction on SQLite (``_open``), the same rows either way."""
     channel = deps.channel(channel)
     phone = deps.normalize_phone(phone_raw)
     chosen = languages.signup_locale(deps, client, locale, phone)
@@ -82,33 +90,114 @@ async def start(
     password_hash = await deps.passwords.hash(password)
     ttl = min(deps.settings.unverified_ttl_seconds, UNVERIFIED_TTL_MAX)
     await codes.claim_phone_wait(deps.codes, codes.SIGNUP, phone, wait_on)
-    async with deps.outbox.committing():  # its messages go out as it commits
-        owner = await live_accounts(deps).get_or_none(phone=phone)
-        registered = owner is not None
-        pending = await PendingSignup.create(
-            phone=phone,
-            username=username[0] if username else None,
-            username_key=username[1] if username else None,
-            password_hash=password_hash,
-            locale=chosen,
-            expires_at=now() + timedelta(seconds=ttl),
+    # Read before the writes on both paths (no lock was ever taken on it: a phone verified
+    # meanwhile gets a code like a new one, as it did inside the transaction).
+    owner = await live_accounts(deps).get_or_none(phone=phone)
+    pending = PendingSignup(
+        phone=phone,
+        username=username[0] if username else None,
+        username_key=username[1] if username else None,
+        password_hash=password_hash,
+        locale=chosen,
+        expires_at=now() + timedelta(seconds=ttl),
+    )
+    code, issued, message = _opening_rows(deps, pending, owner, channel, chosen)
+    # PostgreSQL: the three rows in one statement (one round trip instead of five: BEGIN,
+    # three INSERTs, COMMIT), for a new phone and a registered one alike. SQLite keeps the
+    # ORM's statements (why: rows.chain_connection).
+    connection = rows.chain_connection(PendingSignup)
+    written = None
+    if connection is not None:
+        written = await _open_chained(deps, connection, pending, code, issued, message)
+    if written is None:
+        written = await _open(deps, pending, code, issued, message)
+    assert written.challenge is not None
+    return CodeSent(phone, written.expires_at, written.challenge)
+
+
+def _opening_rows(
+    deps: Deps, pending: PendingSignup, owner: User | None, channel: str, locale: str
+) -> tuple[VerificationCode, codes.IssuedCode, OutboxMessage]:
+    """A new signup's code row (bound to a new challenge) and its message, not yet written:
+    the code by ``channel`` to a new phone; for a registered phone a decoy code, and its
+    owner told instead (signup_existing, in the owner's language), so that the same rows
+    are written either way. The code's subject and the message's code_id are the pending
+    signup's and the code's ids, filled in as each is written (``_open``, ``_open_chained``).
+    """
+    code, issued = codes.fresh_code(
+        deps.codes,
+        codes.SIGNUP,
+        subject=_subject(UNKNOWN_ID),
+        phone=pending.phone,
+        user_id=None,
+        bind=True,
+        decoy=owner is not None,  # the owner gets signup_existing instead of a code
+        channel=channel,
+    )
+    if owner is not None:
+        return code, issued, _owner_notice(deps, owner, issued, channel)
+    message = code_message(
+        deps, codes.SIGNUP, issued, phone=pending.phone, channel=channel, locale=locale
+    )
+    assert message is not None  # a new phone's code is no decoy: it is sent
+    return code, issued, message
+
+
+async def _open(
+    deps: Deps,
+    pending: PendingSignup,
+    code: VerificationCode,
+    issued: codes.IssuedCode,
+    message: OutboxMessage,
+) -> codes.IssuedCode:
+    """The rows of ``_opening_rows`` written by the ORM, in one transaction whose message
+    goes out as it commits."""
+    async with deps.outbox.committing():
+        await pending.save(force_create=True)
+        code.subject = _subject(pending.id)
+        # fresh (codes.issue): the pending signup was just created, its subject has no row
+        await code.save(force_create=True)
+        message.code_id = code.id
+        await deps.outbox.queue(message, replaces=issued.replaced)
+    return issued.written_as(code.id)
+
+
+async def _open_chained(
+    deps: Deps,
+    connection: BaseDBAsyncClient,
+    pending: PendingSignup,
+    code: VerificationCode,
+    issued: codes.IssuedCode,
+    message: OutboxMessage,
+) -> codes.IssuedCode | None:
+    """What ``_open`` writes, in one PostgreSQL statement (a data-modifying WITH: atomic
+    alone, so no BEGIN and COMMIT): the pending signup, its code (subject from the signup's
+    RETURNING), its message (code_id from the code's). A failure writes none of them.
+
+    None if the message's row is not its whole queueing (one that ends older messages of
+    its kind, an UPDATE ``Outbox.queue`` makes): left to ``_open``. A signup's first code
+    and signup_existing never end any (``Outbox.supersedes``).
+    """
+    if deps.outbox.supersedes(message, issued.replaced):
+        return None
+    async with deps.outbox.handing_over():  # the message goes out once written
+        deps.outbox.hand_over_later(message)  # its hand-over token, before the row is built
+        chain = rows.Chain()
+        chain.insert("pending", pending, tail='RETURNING "id"')
+        chain.insert(
+            "code",
+            code,
+            source="pending",
+            taken={"subject": rows.Prefixed(SUBJECT_PREFIX, "id")},
+            tail='RETURNING "id"',
         )
-        issued = await queue_code(
-            deps,
-            codes.SIGNUP,
-            subject=f"signup:{pending.id}",
-            fresh=True,  # the pending signup was just created: its subject has no row
-            phone=phone,
-            user_id=None,
-            bind=True,
-            decoy=registered,  # the owner gets signup_existing instead of a code
-            channel=channel,
-            locale=chosen,
+        chain.insert(
+            "message", message, source="code", taken={"code_id": "id"}, tail='RETURNING "id"'
         )
-        if owner is not None:
-            await _tell_owner(deps, owner, issued, channel)
-    assert issued.challenge is not None
-    return CodeSent(phone, issued.expires_at, issued.challenge)
+        final = 'SELECT "code"."id", "message"."id" AS "message_id" FROM "code", "message"'
+        _, written = await connection.execute_query(chain.sql(final), chain.params)
+        message.id = written[0]["message_id"]  # its hand-over claims it by id
+    return issued.written_as(written[0]["id"])
 
 
 async def resend(
@@ -237,9 +326,13 @@ def _signups_of(phone: str) -> QuerySet[PendingSignup]:
 
 
 async def _tell_owner(deps: Deps, owner: User, issued: codes.IssuedCode, channel: str) -> None:
+    await deps.outbox.queue(_owner_notice(deps, owner, issued, channel))
+
+
+def _owner_notice(deps: Deps, owner: User, issued: codes.IssuedCode, channel: str) -> OutboxMessage:
     """signup_existing to a registered phone, in its account's language, by the channel the
     signup asked for, named after the signup's code row (deliveryStatus shows it)."""
-    await deps.outbox.enqueue(
+    return deps.outbox.message(
         Action.SIGNUP_EXISTING,
         owner.phone,
         channel=channel,

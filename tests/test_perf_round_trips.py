@@ -138,7 +138,10 @@ PINNED = {
     # signup's SQL 8 -> 6 (issue 17, perf-signup): the phone's wait row read once and handed
     # to its claim (no second SELECT), and the signup's own code inserted without a look
     # first (its subject, the new pending signup's id, can have no row: ``fresh``).
-    "signup": (6, 1),
+    # signup's SQL 6 -> 4 (issue 17, perf-signup-chain): the pending signup, its code and
+    # its message in one WITH statement (resolvers/signup.py, ``_open_chained``), for a new
+    # phone and a registered one alike: the wait's SELECT and claim, the owner's SELECT, it.
+    "signup": (4, 1),
     # verifyPhone: the code's row by its challenge, the per-phone lock that lines up
     # parallel verifications, the guarded use of the code, the pending signup, then every
     # write in one statement (resolvers/signup.py, ``_complete_chained``): 11 -> 5.
@@ -161,9 +164,10 @@ PINNED = {
 # (counted at asyncpg's Connection.execute). signup and requestReset were BEGIN COMMIT
 # (the wait row's first INSERT wrapped alone) BEGIN SAVEPOINT RELEASE COMMIT (the code's
 # INSERT in a savepoint): now a lone INSERT is one statement, and a fresh subject's code
-# needs no savepoint.
+# needs no savepoint. signup BEGIN COMMIT -> none (perf-signup-chain): its writes are one
+# statement, atomic alone; signup is 8 -> 4 round trips in all.
 PINNED_CONTROL: dict[str, tuple[str, ...]] = {
-    "signup": ("BEGIN", "COMMIT"),
+    "signup": (),
     "verifyPhone": ("BEGIN", "COMMIT"),
     "login": (),  # issue 17: its writes are one statement (resolvers/opening.py)
     "refreshSession": (),  # issue 17: one guarded statement (tokens._rotate_chained)
