@@ -3,7 +3,9 @@ stop with their supervisor, and the metrics of several workers served together."
 
 from __future__ import annotations
 
+import asyncio
 import atexit
+import contextlib
 import logging
 import multiprocessing
 import os
@@ -49,12 +51,76 @@ def serve(settings: Settings) -> None:
         # killed and restarted workers in a loop.
         "timeout_worker_healthcheck": 30,
     }
-    if settings.web_concurrency == 1 or sys.platform != "linux":
+    config = uvicorn.Config("server.app:app_factory", **options)
+    if settings.web_concurrency == 1:
+        server = DrainingServer(config)
+        with contextlib.suppress(KeyboardInterrupt):
+            server.run()
+        if not server.started:
+            sys.exit(STARTUP_FAILURE)
+    elif sys.platform != "linux":
         # Only Linux spreads connections over SO_REUSEPORT sockets (BSD and macOS do not
         # balance them): elsewhere uvicorn's own supervisor and its one shared socket.
         uvicorn.run("server.app:app_factory", **options)
     else:
-        BalancedWorkers(uvicorn.Config("server.app:app_factory", **options)).run()
+        BalancedWorkers(config).run()
+
+
+class DrainingServer(uvicorn.Server):
+    """uvicorn's server, but its stop first takes the connections the kernel has already
+    queued on its listening sockets, then closes them with nothing in between, and serves
+    what it took like the requests in flight.
+
+    uvicorn's own stop closes a listening socket with whatever the kernel queued on it
+    since the loop last accepted: those connections are reset, and a client that sent a
+    POST on one cannot know whether it ran (tests/test_faults_drain.py saw one such reset
+    in about five SIGTERMs under a stream of new connections). Here the window is the
+    last accept's EAGAIN to the close: a few system calls, no await.
+    """
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        taken = self._close_listeners(sockets)
+        loop = asyncio.get_running_loop()
+        for connection in taken:
+            try:
+                connection.setblocking(False)
+                await loop.connect_accepted_socket(self._protocol, connection)
+            except OSError:
+                connection.close()
+        if taken:  # their requests read, so that they count as in flight below
+            await asyncio.sleep(0.05)
+        await super().shutdown(sockets)
+
+    def _close_listeners(self, sockets: list[socket.socket] | None) -> list[socket.socket]:
+        taken: list[socket.socket] = []
+        for server in self.servers:
+            for listener in server.sockets:
+                with socket.socket(fileno=os.dup(listener.fileno())) as queue:
+                    queue.setblocking(False)
+                    with contextlib.suppress(OSError):  # BlockingIOError: nothing more queued
+                        while True:
+                            taken.append(queue.accept()[0])
+            server.close()
+        for sock in sockets or []:
+            sock.close()
+        return taken
+
+    def _protocol(self) -> asyncio.Protocol:
+        """What uvicorn's own startup makes for each accepted connection."""
+        protocol: asyncio.Protocol = self.config.http_protocol_class(  # type: ignore[call-arg]
+            config=self.config, server_state=self.server_state, app_state=self.lifespan.state
+        )
+        return protocol
+
+
+class DrainingProcess(Process):
+    """uvicorn's worker process, running a DrainingServer."""
+
+    @property
+    def server(self) -> uvicorn.Server:
+        if self._server is None:
+            self._server = DrainingServer(config=self.config)
+        return self._server
 
 
 def stop_with_supervisor() -> None:
@@ -156,7 +222,7 @@ class BalancedWorkers(Multiprocess):
         return sock
 
     def _start(self, index: int) -> Process:
-        process = Process(self.config, [self.slots[index]])
+        process = DrainingProcess(self.config, [self.slots[index]])
         process.start()
         return process
 

@@ -222,6 +222,11 @@ async def test_a_registered_phones_signup_notice_is_never_merged_into_a_waiting_
             )  # fmt: skip
         # when
         messages = await twilio.wait(phone, 2)
+
+        async def recorded() -> bool:  # the worker records the send after Twilio's answer
+            return (await OutboxMessage.get(id=told.id)).state != "sending"
+
+        await eventually(recorded, what="the send recorded")
         row = await OutboxMessage.get(id=told.id)
     # then: it went on its own (merged, the signup's status would stay QUEUED: a registered
     # phone told apart from a new one, whose code goes on its own)

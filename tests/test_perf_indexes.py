@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -160,12 +161,18 @@ async def test_refresh_reads_the_token_session_and_user_in_one_query(api):
 
 
 def _writes(seen: list[str], table: str) -> list[str]:
-    """INSERTs and UPDATEs of ``table`` (the maintenance task's purges may DELETE meanwhile)."""
-    return [
-        s.split()[0].upper()
-        for s in seen
-        if f'"{table}"' in s and s.lstrip().upper().startswith(("INSERT", "UPDATE"))
-    ]
+    """INSERTs and UPDATEs of ``table`` (the maintenance task's purges may DELETE meanwhile),
+    those inside a statement chain (a data-modifying WITH, models/rows.py) included."""
+    writes = []
+    for s in seen:
+        if s.lstrip().upper().startswith("WITH"):
+            writes += [w for w, t in CHAINED_WRITE.findall(s) if t == table]
+        elif f'"{table}"' in s and s.lstrip().upper().startswith(("INSERT", "UPDATE")):
+            writes.append(s.split()[0].upper())
+    return writes
+
+
+CHAINED_WRITE = re.compile(r'AS \((INSERT|UPDATE)(?: INTO)? "(\w+)"')
 
 
 async def test_a_phones_first_code_is_written_once_and_replaces_no_queued_message(
