@@ -17,15 +17,13 @@ from typing import Any
 
 import pytest
 from tortoise import connections
-from tortoise.backends.base.executor import EXECUTOR_CACHE
 
 import resolvers.opening as opening
 import resolvers.tokens as tokens
-from core import settings as config
 from models import AuthSession, RefreshToken, SecurityEvent, User, rows
-from server.app import migrate
 from tests import documents as d
-from tests.conftest import TEST_SECRET, random_client, signup_verified
+from tests.chain_support import on_sqlite
+from tests.conftest import random_client, signup_verified
 from tests.support import OTHER_PASSWORD, STRONG_PASSWORD
 
 pytestmark = pytest.mark.postgres_only
@@ -119,15 +117,7 @@ async def test_the_session_chains_write_the_rows_the_orm_writes(
         monkeypatch.setattr(rows, "chain_connection", lambda model: None)  # as on SQLite
         by_orm = await flow_rows(api)
     monkeypatch.undo()
-    lite = f"sqlite://{tmp_path / 'lite.sqlite3'}"
-    EXECUTOR_CACHE.clear()  # compiled INSERTs are cached per connection name (conftest.py)
-    try:
-        await migrate(config.load(environ={"DATABASE_URL": lite, "JWT_SECRET": TEST_SECRET}))
-        lite_settings = make_settings(RESEND_COOLDOWN_SECONDS="0", DATABASE_URL=lite)
-        async with start_app(lite_settings, client=address) as api:
-            by_sqlite = await flow_rows(api)
-    finally:
-        EXECUTOR_CACHE.clear()  # the rest of the run is on PostgreSQL again
+    by_sqlite = await on_sqlite(make_settings, start_app, tmp_path, address, flow_rows)
     # then: the chains ran (login, verifyLogin, changePassword; one refresh), and only then
     assert chain_ran == ["open", "rotate", "open", "open"]
     assert ran == chain_ran

@@ -16,15 +16,13 @@ from typing import Any
 
 import pytest
 from tortoise import connections
-from tortoise.backends.base.executor import EXECUTOR_CACHE
 
 import resolvers.signup as signup
-from core import settings as config
 from models import OutboxMessage, PendingSignup, VerificationCode
 from resolvers.usernames import normalize_username
-from server.app import migrate
 from tests import documents as d
-from tests.conftest import TEST_SECRET, random_client, signup_verified
+from tests.chain_support import on_sqlite
+from tests.conftest import random_client, signup_verified
 from tests.support import STRONG_PASSWORD, new_phone
 
 pytestmark = pytest.mark.postgres_only
@@ -125,15 +123,13 @@ async def rows_of_each_path(
         monkeypatch.setattr(signup, "_open_chained", unchained)
         by_orm = await signup_rows(api, unique("orm"), registered=registered)
     monkeypatch.setattr(signup, "_open_chained", chain)
-    lite = f"sqlite://{tmp_path / 'lite.sqlite3'}"
-    EXECUTOR_CACHE.clear()  # compiled INSERTs are cached per connection name (conftest.py)
-    try:
-        await migrate(config.load(environ={"DATABASE_URL": lite, "JWT_SECRET": TEST_SECRET}))
-        settings = make_settings(RESEND_COOLDOWN_SECONDS="0", DATABASE_URL=lite)
-        async with start_app(settings, client=address) as api:
-            by_sqlite = await signup_rows(api, unique("lite"), registered=registered)
-    finally:
-        EXECUTOR_CACHE.clear()  # the rest of the run is on PostgreSQL again
+    by_sqlite = await on_sqlite(
+        make_settings,
+        start_app,
+        tmp_path,
+        address,
+        lambda api: signup_rows(api, unique("lite"), registered=registered),
+    )
     return chained, by_chain, by_orm, by_sqlite
 
 

@@ -14,10 +14,8 @@ from typing import Any
 
 import pytest
 from tortoise import connections
-from tortoise.backends.base.executor import EXECUTOR_CACHE
 
 import resolvers.signup as signup
-from core import settings as config
 from models import (
     AuthSession,
     OutboxMessage,
@@ -28,9 +26,9 @@ from models import (
     VerificationCode,
 )
 from resolvers.usernames import normalize_username
-from server.app import migrate
 from tests import documents as d
-from tests.conftest import TEST_SECRET, random_client
+from tests.chain_support import on_sqlite
+from tests.conftest import random_client
 from tests.support import STRONG_PASSWORD, new_phone
 
 pytestmark = pytest.mark.postgres_only
@@ -118,15 +116,9 @@ async def test_the_chain_writes_the_rows_the_orm_writes(
         monkeypatch.setattr(signup, "_complete_chained", unchained)
         by_orm = await verified_rows(api, "orm_name")
     monkeypatch.setattr(signup, "_complete_chained", chain)
-    lite = f"sqlite://{tmp_path / 'lite.sqlite3'}"
-    EXECUTOR_CACHE.clear()  # compiled INSERTs are cached per connection name (conftest.py)
-    try:
-        await migrate(config.load(environ={"DATABASE_URL": lite, "JWT_SECRET": TEST_SECRET}))
-        settings = make_settings(RESEND_COOLDOWN_SECONDS="0", DATABASE_URL=lite)
-        async with start_app(settings, client=address) as api:
-            by_sqlite = await verified_rows(api, "lite_name")
-    finally:
-        EXECUTOR_CACHE.clear()  # the rest of the run is on PostgreSQL again
+    by_sqlite = await on_sqlite(
+        make_settings, start_app, tmp_path, address, lambda api: verified_rows(api, "lite_name")
+    )
     # then: the chain did write, and its rows are the ORM's
     assert chained == [True]
     assert abs(by_chain.pop("token_life") - by_orm.pop("token_life")) < timedelta(seconds=1)
