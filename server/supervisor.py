@@ -28,6 +28,9 @@ from server.memory import LIBC
 
 log = logging.getLogger("phonegate")
 PR_SET_PDEATHSIG = 1  # prctl option: a signal for this process when its parent dies
+# How long a stopping worker waits for the first request of connections that have sent none
+# yet (a client sends it right after connecting).
+QUEUED_REQUEST_WAIT_SECONDS = 2.0
 
 
 def serve(settings: Settings) -> None:
@@ -67,15 +70,16 @@ def serve(settings: Settings) -> None:
 
 
 class DrainingServer(uvicorn.Server):
-    """uvicorn's server, but its stop first takes the connections the kernel has already
-    queued on its listening sockets, then closes them with nothing in between, and serves
-    what it took like the requests in flight.
+    """uvicorn's server, but its stop loses no connection that reached it.
 
     uvicorn's own stop closes a listening socket with whatever the kernel queued on it
-    since the loop last accepted: those connections are reset, and a client that sent a
-    POST on one cannot know whether it ran (tests/test_faults_drain.py saw one such reset
-    in about five SIGTERMs under a stream of new connections). Here the window is the
-    last accept's EAGAIN to the close: a few system calls, no await.
+    since the loop last accepted, and then closes every connection that has not sent a
+    request yet: both are dropped unanswered, and a client that sent a POST on one cannot
+    know whether it ran (tests/test_faults_drain.py saw one in about five SIGTERMs under a
+    stream of new connections). Here the stop first takes what is queued and closes the
+    listening sockets with nothing in between (a few system calls, no await), then waits,
+    for a bounded time, for the first request of every connection that has sent none, and
+    only then stops the way uvicorn does: requests in flight are answered.
     """
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
@@ -87,8 +91,13 @@ class DrainingServer(uvicorn.Server):
                 await loop.connect_accepted_socket(self._protocol, connection)
             except OSError:
                 connection.close()
-        if taken:  # their requests read, so that they count as in flight below
-            await asyncio.sleep(0.05)
+        # uvicorn's stop closes every connection with no request yet, as it closes an idle
+        # keep-alive one: a connection accepted a moment ago (or just taken from the queue)
+        # whose request is still on its way would be dropped unanswered. Their requests are
+        # awaited first, for a bounded time, so that they count as in flight below.
+        deadline = loop.time() + QUEUED_REQUEST_WAIT_SECONDS
+        while loop.time() < deadline and any(map(_no_request_yet, self.server_state.connections)):  # noqa: ASYNC110 - uvicorn's protocols signal no event
+            await asyncio.sleep(0.01)
         await super().shutdown(sockets)
 
     def _close_listeners(self, sockets: list[socket.socket] | None) -> list[socket.socket]:
@@ -111,6 +120,13 @@ class DrainingServer(uvicorn.Server):
             config=self.config, server_state=self.server_state, app_state=self.lifespan.state
         )
         return protocol
+
+
+def _no_request_yet(protocol: Any) -> bool:
+    """An open connection that has not sent a request yet (an idle keep-alive one has)."""
+    transport = getattr(protocol, "transport", None)
+    open_ = transport is not None and not transport.is_closing()
+    return open_ and getattr(protocol, "cycle", None) is None
 
 
 class DrainingProcess(Process):
