@@ -32,3 +32,30 @@ async def on_sqlite(
             return await collect(api)
     finally:
         EXECUTOR_CACHE.clear()  # the rest of the run is on PostgreSQL again
+
+
+class ChainSpy:
+    """``owner.name``, a statement chain that answers None when it wrote nothing, watched:
+    ``wrote`` lists, per run, whether it wrote. ``off()`` makes it write nothing from then
+    on, so that its caller takes the ORM's path (as on SQLite); ``on()`` undoes that."""
+
+    def __init__(self, monkeypatch: Any, owner: object, name: str) -> None:
+        self.wrote: list[bool] = []
+        self._monkeypatch, self._owner, self._name = monkeypatch, owner, name
+        self._chain = getattr(owner, name)
+        self.on()
+
+    async def _spied(self, *args: Any) -> Any:
+        done = await self._chain(*args)
+        self.wrote.append(done is not None)
+        return done
+
+    @staticmethod
+    async def _unchained(*args: Any) -> None:
+        return None
+
+    def on(self) -> None:
+        self._monkeypatch.setattr(self._owner, self._name, self._spied)
+
+    def off(self) -> None:
+        self._monkeypatch.setattr(self._owner, self._name, self._unchained)

@@ -21,7 +21,7 @@ import resolvers.signup as signup
 from models import OutboxMessage, PendingSignup, VerificationCode
 from resolvers.usernames import normalize_username
 from tests import documents as d
-from tests.chain_support import on_sqlite
+from tests.chain_support import ChainSpy, on_sqlite
 from tests.conftest import random_client, signup_verified
 from tests.support import STRONG_PASSWORD, new_phone
 
@@ -105,24 +105,13 @@ async def signup_rows(api: Any, name: str, *, registered: bool) -> dict[str, Any
 async def rows_of_each_path(
     make_settings: Any, start_app: Any, monkeypatch: Any, tmp_path: Any, *, registered: bool
 ) -> tuple[list[bool], dict[str, Any], dict[str, Any], dict[str, Any]]:
-    chained: list[bool] = []
-    chain = signup._open_chained
-
-    async def spied(*args: Any) -> Any:
-        done = await chain(*args)
-        chained.append(done is not None)
-        return done
-
-    async def unchained(*args: Any) -> None:
-        return None  # the ORM path, as on SQLite
-
     address = random_client()  # one client for both apps: the rows name its address
     async with start_app(make_settings(RESEND_COOLDOWN_SECONDS="0"), client=address) as api:
-        monkeypatch.setattr(signup, "_open_chained", spied)
+        spy = ChainSpy(monkeypatch, signup, "_open_chained")
         by_chain = await signup_rows(api, unique("chain"), registered=registered)
-        monkeypatch.setattr(signup, "_open_chained", unchained)
+        spy.off()  # the ORM path, as on SQLite
         by_orm = await signup_rows(api, unique("orm"), registered=registered)
-    monkeypatch.setattr(signup, "_open_chained", chain)
+    spy.on()
     by_sqlite = await on_sqlite(
         make_settings,
         start_app,
@@ -130,7 +119,7 @@ async def rows_of_each_path(
         address,
         lambda api: signup_rows(api, unique("lite"), registered=registered),
     )
-    return chained, by_chain, by_orm, by_sqlite
+    return spy.wrote, by_chain, by_orm, by_sqlite
 
 
 async def test_a_new_phones_signup_on_the_chain_writes_the_rows_the_orm_writes(

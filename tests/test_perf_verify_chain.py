@@ -27,7 +27,7 @@ from models import (
 )
 from resolvers.usernames import normalize_username
 from tests import documents as d
-from tests.chain_support import on_sqlite
+from tests.chain_support import ChainSpy, on_sqlite
 from tests.conftest import random_client
 from tests.support import STRONG_PASSWORD, new_phone
 
@@ -98,29 +98,18 @@ async def test_the_chain_writes_the_rows_the_orm_writes(
     make_settings, start_app, monkeypatch, tmp_path
 ):
     # given: verifyPhone on the statement chain, and the same on the ORM's statements
-    chained: list[bool] = []
-    chain = signup._complete_chained
-
-    async def spied(*args: Any) -> Any:
-        done = await chain(*args)
-        chained.append(done is not None)
-        return done
-
-    async def unchained(*args: Any) -> None:
-        return None  # the ORM path, as on SQLite
-
     address = random_client()  # one client for both apps: the rows name its address
     async with start_app(make_settings(RESEND_COOLDOWN_SECONDS="0"), client=address) as api:
-        monkeypatch.setattr(signup, "_complete_chained", spied)
+        spy = ChainSpy(monkeypatch, signup, "_complete_chained")
         by_chain = await verified_rows(api, "chain_name")
-        monkeypatch.setattr(signup, "_complete_chained", unchained)
+        spy.off()  # the ORM path, as on SQLite
         by_orm = await verified_rows(api, "orm_name")
-    monkeypatch.setattr(signup, "_complete_chained", chain)
+    spy.on()
     by_sqlite = await on_sqlite(
         make_settings, start_app, tmp_path, address, lambda api: verified_rows(api, "lite_name")
     )
     # then: the chain did write, and its rows are the ORM's
-    assert chained == [True]
+    assert spy.wrote == [True]
     assert abs(by_chain.pop("token_life") - by_orm.pop("token_life")) < timedelta(seconds=1)
     by_sqlite.pop("token_life")
     assert by_chain == by_orm == by_sqlite
