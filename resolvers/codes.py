@@ -289,22 +289,13 @@ async def issue(
     in its resend wait. A row already there would be a bug: its IntegrityError is raised
     (and rolls back the caller's transaction), never taken for a parallel request's row.
     """
-    if fresh:
-        created, issued = fresh_code(
-            policy,
-            kind,
-            subject=subject,
-            phone=phone,
-            user_id=user_id,
-            bind=bind,
-            decoy=decoy,
-            channel=channel,
-        )
-        await created.save(force_create=True)
-        return issued.written_as(created.id)
     draft = _draft(
         policy, kind, phone=phone, user_id=user_id, bind=bind, decoy=decoy, channel=channel
     )
+    if fresh:
+        created = _fresh_row(kind, subject, phone, draft)
+        await created.save(force_create=True)
+        return draft.issued(created.id, replaced=False)
     row = await VerificationCode.get_or_none(purpose=kind.purpose, subject=subject)
     return await _issue_over(policy, kind, draft, subject, phone, row)
 
@@ -326,10 +317,15 @@ def fresh_code(
     draft = _draft(
         policy, kind, phone=phone, user_id=user_id, bind=bind, decoy=decoy, channel=channel
     )
-    row = VerificationCode(
+    return _fresh_row(kind, subject, phone, draft), draft.issued(0, replaced=False)
+
+
+def _fresh_row(kind: Kind, subject: str, phone: str, draft: _Draft) -> VerificationCode:
+    """The first row of (kind, subject), for ``draft``: every way a row is first written
+    (``issue``, ``fresh_code``, ``_create_row``) builds it here."""
+    return VerificationCode(
         purpose=kind.purpose, subject=subject, phone=phone, **draft.fields, send_count=1
     )
-    return row, draft.issued(0, replaced=False)
 
 
 async def _issue_over(
@@ -343,7 +339,7 @@ async def _issue_over(
     """Issue ``draft`` for (kind, subject) whose row was read as ``row`` (None: none yet)."""
     at, fields, sent, expires_at = draft.at, draft.fields, draft.sent, draft.expires_at
     if row is None:  # the first code here: written as it is created, one statement
-        created = await _create_row(kind, subject, phone, **fields, send_count=1)
+        created = await _create_row(_fresh_row(kind, subject, phone, draft))
         if created is not None:
             return draft.issued(created.id, replaced=False)
         row = await VerificationCode.get(purpose=kind.purpose, subject=subject)  # made meanwhile
@@ -387,24 +383,20 @@ async def rebind(policy: CodePolicy, row: VerificationCode) -> IssuedCode | None
     return IssuedCode(None, row.expires_at, challenge, replaced=True, row_id=row.id)
 
 
-async def _create_row(
-    kind: Kind, subject: str, phone: str, **fields: Any
-) -> VerificationCode | None:
-    """The new row, or None if a parallel request made it first."""
+async def _create_row(row: VerificationCode) -> VerificationCode | None:
+    """The new row, written, or None if a parallel request made it first."""
     try:
         if not _in_transaction():
             # Alone it is its own transaction (autocommit): a conflict aborts nothing, so
             # no BEGIN and COMMIT around it (two round trips for nothing).
-            return await VerificationCode.create(
-                purpose=kind.purpose, subject=subject, phone=phone, **fields
-            )
+            await row.save(force_create=True)
+            return row
         # In the caller's transaction, a savepoint: a parallel request's row makes this
         # insert fail without aborting that transaction (PostgreSQL refuses every later
         # statement of an aborted one).
         async with in_transaction():
-            return await VerificationCode.create(
-                purpose=kind.purpose, subject=subject, phone=phone, **fields
-            )
+            await row.save(force_create=True)
+            return row
     except IntegrityError:
         return None
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from core.settings import Settings
 from notifier.outbox import Outbox
@@ -38,7 +37,12 @@ class Deps:
     codes: CodePolicy
     tokens: TokenPolicy
     outbox: Outbox
-    wake_outbox: Callable[[], None] = field(default=lambda: None)
+
+    def wake_outbox(self) -> None:
+        """A look for due messages now, by this process's worker (if it runs): for messages
+        queued outside ``Outbox.committing`` / ``handing_over``, which hand theirs over."""
+        if self.outbox.worker is not None:
+            self.outbox.worker.wake()
 
     def normalize_phone(self, raw: str) -> str:
         """E.164 of a phone that may receive SMS here, or InputRejected on "phone"."""

@@ -148,8 +148,7 @@ def create_app(settings: Settings, *, sender: Sender | None = None) -> Starlette
                 poll_seconds=settings.outbox_poll_seconds,
                 budget=functools.partial(notice_budget, deps.limits),
             )
-            deps.wake_outbox = worker.wake
-            deps.outbox.worker = worker  # Outbox.committing hands it its messages at commit
+            deps.outbox.worker = worker  # flows hand it their messages, or wake it
             app.state.worker = worker
             worker.start()
             maintenance = asyncio.create_task(maintain(deps))
