@@ -3,11 +3,16 @@ when its guard is removed from the code)."""
 
 from __future__ import annotations
 
+import time
+
+import pyotp
+
 from models import User
 from tests import documents as d
 from tests.attack_support import NO_WAIT, PROXY, client, request_reset, reset
 from tests.conftest import signup_verified
 from tests.support import OTHER_PASSWORD, STRONG_PASSWORD, new_phone
+from tests.test_api_second_factors import a_wrong_code, enrol
 
 
 async def test_a_password_reset_ends_a_pending_two_factor_login(make_settings, start_app):
@@ -74,3 +79,36 @@ async def test_an_access_token_with_a_stale_session_version_is_refused(api):
     await User.filter(phone=phone).update(session_version=5)
     # then the token stops working
     assert await api.run(d.ME, token=session["accessToken"]) is None
+
+
+async def test_an_accounts_day_of_failures_caps_authenticator_guesses_at_verify_login(
+    make_settings, start_app
+):
+    # An attacker who knows the password can open challenge after challenge (five guesses
+    # each) from fresh addresses; only the account's day of failures bounds the guesses at
+    # a six-digit authenticator code over the day.
+    settings = make_settings(RATE_LIMITS="failures_per_account=3/day", **NO_WAIT)
+    async with start_app(settings, client=PROXY) as api:
+        # given an account with the authenticator app on
+        phone = new_phone()
+        session = await signup_verified(api, phone)
+        secret, _ = await enrol(api, session)
+        wrong = a_wrong_code(secret)
+
+        async def guess(code: str) -> str:
+            step_up = await api.run(
+                d.LOGIN_METHODS,
+                {"input": {"identifier": phone, "password": STRONG_PASSWORD}},
+                headers=client(),
+            )
+            assert step_up["__typename"] == "SecondFactorRequired", step_up
+            challenge = step_up["challenge"]
+            variables = {"input": {"challenge": challenge, "code": code, "method": "TOTP"}}
+            answer = await api.run(d.VERIFY_LOGIN, variables, headers=client())
+            return str(answer["__typename"])
+
+        # when three wrong codes, each on a challenge of its own, use up the day
+        assert [await guess(wrong) for _ in range(3)] == ["InvalidCode"] * 3
+        # then even the right code gets no session for the rest of the day
+        # (the next step's code: enrolling used up the current one)
+        assert await guess(pyotp.TOTP(secret).at(time.time() + 30)) == "RateLimited"
