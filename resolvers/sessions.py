@@ -8,8 +8,10 @@ instead of refusing (see ``login``), and a success clears the count.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
+import time
 import uuid
 from collections.abc import Awaitable
 from dataclasses import dataclass, replace
@@ -28,6 +30,7 @@ from resolvers.errors import (
     CredentialsInvalid,
     InputRejected,
     PhoneUnverified,
+    RateLimitExceeded,
     TokenInvalid,
 )
 from resolvers.usernames import looks_like_phone, normalize_username
@@ -133,17 +136,18 @@ async def login(
     pending = None if user is not None else await signup.pending_for_login(key)
     hash_ = user.password_hash if user else (pending.password_hash if pending else None)
     right = await _password_matches(deps, hash_, password)
+    checked = time.monotonic()
     if right and user is None:
         raise PhoneUnverified()  # a pending signup's own password: only its maker knows it
+    if stepped_up:
+        try:
+            return _as_step_up(
+                await _stepped_up(deps, client, key, user, right, password, channel), key
+            )
+        finally:
+            await asyncio.sleep(max(0.0, checked + STEP_UP_ANSWER_FLOOR_SECONDS - time.monotonic()))
     if user is not None and not right:
         await events.record(user.id, events.LOGIN_FAILED, client)
-    if stepped_up:
-        if user is not None and right:
-            await _rehash_if_needed(deps, user, password)
-            methods = await proofs.methods(user, totp_on=_totp_on(user)) or [proofs.SMS]
-            return _as_step_up(await _second_factor(deps, client, user, methods, channel), key)
-        decoy = await _decoy_second_factor(deps, client, key, [proofs.SMS], channel)
-        return _as_step_up(decoy, key)
     if user is None or not right:
         await guards.failed(deps, key)
         raise CredentialsInvalid()
@@ -153,6 +157,42 @@ async def login(
     if methods:
         return await _second_factor(deps, client, user, methods, channel)
     return await opening.open_session(deps.tokens, user, events.LOGIN, client)
+
+
+# While stepped up, what follows the password check differs with the password: the right one
+# sends or rebinds the owner's login code (a Redis budget and a transaction), a wrong one
+# records the failure and writes a decoy challenge. Every stepped-up answer is held until this
+# long after the check, so its time tells no right password (measured: the right password's
+# SMS path was 5-12 ms slower by medians; tests/test_attacks_enumeration.py). Only identifiers
+# under attack pay it, and a sleeping request costs no CPU.
+STEP_UP_ANSWER_FLOOR_SECONDS = 0.2
+
+
+async def _stepped_up(
+    deps: Deps,
+    client: Client,
+    key: str,
+    user: User | None,
+    right: bool,
+    password: str,
+    channel: str,
+) -> SecondFactor:
+    """The challenge behind a stepped-up answer: real for the right password, else a decoy."""
+    if user is None or not right:
+        if user is not None:
+            await events.record(user.id, events.LOGIN_FAILED, client)
+        return await _decoy_second_factor(deps, client, key, [proofs.SMS], channel)
+    await _rehash_if_needed(deps, user, password)
+    methods = await proofs.methods(user, totp_on=_totp_on(user)) or [proofs.SMS]
+    try:
+        return await _second_factor(deps, client, user, methods, channel)
+    except RateLimitExceeded as refused:
+        if refused.text != codes.RESEND_WAIT:
+            raise  # the owner's own login-code budget: only the right password can spend it
+        # Within the wait with no live code to rebind (used, or locked by wrong guesses on
+        # an earlier challenge): a wrong password never waits, so neither does this answer.
+        # A challenge with no code; the owner logs in again once the wait is over.
+        return await _decoy_second_factor(deps, client, key, [proofs.SMS], channel, counted=True)
 
 
 def _login_row(subject: str) -> Awaitable[VerificationCode | None]:
@@ -182,34 +222,53 @@ async def _second_factor(
     await deps.limits.hit("sms_per_client", client.address)  # as a decoy counts it
     row = await _login_row(user.phone)
     if row is not None and codes.cooldown_left(row, deps.codes, now()):
-        rebound = await codes.rebind(deps.codes, row)
-        if rebound is not None and rebound.challenge is not None:
-            return SecondFactor(
-                rebound.challenge, mask_phone(user.phone), rebound.expires_at, tuple(methods)
-            )
-    await guards.sms_budget(
-        deps,
-        client,
-        user.phone,
-        wait_on=row,
-        phone_key="login",
-        client_counted=True,
-        channel=channel,
-    )
-    async with in_transaction():
-        issued = await queue_code(
+        rebound = await _rebound(deps, row, user, methods)
+        if rebound is not None:
+            return rebound
+    try:
+        await guards.sms_budget(
             deps,
-            codes.LOGIN,
-            subject=user.phone,
-            phone=user.phone,
-            user_id=user.id,
-            bind=True,
+            client,
+            user.phone,
+            wait_on=row,
+            phone_key="login",
+            client_counted=True,
             channel=channel,
-            locale=languages.of(user),
         )
+        async with in_transaction():
+            issued = await queue_code(
+                deps,
+                codes.LOGIN,
+                subject=user.phone,
+                phone=user.phone,
+                user_id=user.id,
+                bind=True,
+                channel=channel,
+                locale=languages.of(user),
+            )
+    except RateLimitExceeded as refused:
+        # A parallel login with the right password sent a code a moment ago: this one gets
+        # that code under a challenge of its own, as a login within the wait does.
+        latest = await _login_row(user.phone) if refused.text == codes.RESEND_WAIT else None
+        rebound = await _rebound(deps, latest, user, methods) if latest else None
+        if rebound is None:
+            raise
+        return rebound
     deps.wake_outbox()
     assert issued.challenge is not None
     return SecondFactor(issued.challenge, mask_phone(user.phone), issued.expires_at, tuple(methods))
+
+
+async def _rebound(
+    deps: Deps, row: VerificationCode, user: User, methods: list[str]
+) -> SecondFactor | None:
+    """The live login code of ``row`` under a new challenge (nothing sent), if it is live."""
+    rebound = await codes.rebind(deps.codes, row)
+    if rebound is None or rebound.challenge is None:
+        return None
+    return SecondFactor(
+        rebound.challenge, mask_phone(user.phone), rebound.expires_at, tuple(methods)
+    )
 
 
 # While stepped up, every answer lists every method: what the account really uses would tell
@@ -229,13 +288,20 @@ def _as_step_up(factor: SecondFactor, key: str) -> SecondFactor:
 
 
 async def _decoy_second_factor(
-    deps: Deps, client: Client, key: str, methods: list[str], channel: str = "sms"
+    deps: Deps,
+    client: Client,
+    key: str,
+    methods: list[str],
+    channel: str = "sms",
+    *,
+    counted: bool = False,
 ) -> SecondFactor:
     """A login challenge for a wrong password (or unknown identifier) while stepped up: the
     same per-client count as a real one, a row that counts and locks like one, no SMS. The
     masked phone is the one typed, or for a username a made-up one, the same each time
     (the real one would tell which phone goes with the username)."""
-    await deps.limits.hit("sms_per_client", client.address)
+    if not counted:  # the real path counted it already (a right password that must wait)
+        await deps.limits.hit("sms_per_client", client.address)
     digest = hmac.new(deps.codes.key, f"decoy|{key}".encode(), hashlib.sha256).hexdigest()
     phone = key if key.startswith("+") else "+1" + str(int(digest[:16], 16))[-10:].zfill(10)
     issued = await codes.issue(

@@ -3,6 +3,7 @@ proxy, and the calls an outsider makes with nothing but a phone number."""
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from typing import Any
 
@@ -54,3 +55,12 @@ async def reset(
 
 def wrong(code: str, offset: int = 1) -> str:
     return f"{(int(code) + offset) % 1_000_000:06d}"
+
+
+async def step_up(api: Any, identifier: str, guesses: int = 30) -> None:
+    """Wrong passwords for ``identifier`` until it is well past its limits (stepped up: every
+    login answers SecondFactorRequired), ten at a time: a stepped-up answer is held to a
+    floor (sessions.STEP_UP_ANSWER_FLOOR_SECONDS), so one at a time would take seconds."""
+    for start in range(0, guesses, 10):
+        tries = range(start, min(start + 10, guesses))
+        await asyncio.gather(*[login(api, identifier, f"guess number {i}") for i in tries])

@@ -9,9 +9,12 @@ whose. Timing is compared by medians over 100+ requests a side, interleaved."""
 
 from __future__ import annotations
 
+import asyncio
 import random
 import statistics
 import time
+
+import pytest
 
 from tests.attack_support import (
     NO_WAIT,
@@ -20,6 +23,7 @@ from tests.attack_support import (
     request_reset,
     reset,
     signup,
+    step_up,
     verify,
 )
 from tests.conftest import signup_verified
@@ -150,3 +154,37 @@ async def test_signup_and_reset_timing_do_not_tell_a_registered_phone(make_setti
         print("medians (ms) over", TIMING_SAMPLES, "each:", medians)
         assert abs(medians["signup registered"] - medians["signup new"]) < TIMING_BOUND_MS
         assert abs(medians["reset registered"] - medians["reset unknown"]) < TIMING_BOUND_MS
+
+
+@pytest.mark.parametrize("cooldown", ["60", "0"], ids=["within-resend-wait", "code-sent"])
+async def test_while_stepped_up_timing_does_not_tell_a_right_password(
+    make_settings, start_app, cooldown
+):
+    # A guesser who has stepped an account up still sees SecondFactorRequired for every
+    # password; the time the answer takes must not tell the right one either. The right
+    # password either rebinds the live code (within its resend wait) or sends a new one.
+    limits = (
+        "sms_per_phone=100000/minute,sms_per_client=100000/minute,"
+        "sms_per_prefix=100000/minute,sms_global=100000/minute"
+    )
+    settings = make_settings(RESEND_COOLDOWN_SECONDS=cooldown, RATE_LIMITS=limits)
+    async with start_app(settings, client=PROXY) as api:
+        phone = new_phone()
+        await signup_verified(api, phone)
+        await step_up(api, phone)
+        timings: dict[str, list[float]] = {"right": [], "wrong": []}
+        passwords = {"right": STRONG_PASSWORD, "wrong": OTHER_PASSWORD}
+
+        async def timed(name: str) -> None:
+            started = time.perf_counter()
+            answer = await login(api, phone, passwords[name])
+            timings[name].append(time.perf_counter() - started)
+            assert answer["__typename"] == "SecondFactorRequired", answer
+
+        # four of each side at a time, in a random order: the answers are held to a floor
+        # (sessions.STEP_UP_ANSWER_FLOOR_SECONDS), so one at a time would take a minute
+        for _ in range(TIMING_SAMPLES // 4):
+            await asyncio.gather(*map(timed, random.sample(["right", "wrong"] * 4, 8)))
+        medians = {name: await _median_ms(samples) for name, samples in timings.items()}
+        print("stepped-up login medians (ms) over", TIMING_SAMPLES, "each:", medians)
+        assert abs(medians["right"] - medians["wrong"]) < TIMING_BOUND_MS

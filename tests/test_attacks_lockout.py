@@ -7,9 +7,21 @@ account under password guessing steps up to an SMS code instead of refusing its 
 
 from __future__ import annotations
 
+import asyncio
+
 from core.masking import mask_phone
 from tests import documents as d
-from tests.attack_support import NO_WAIT, PROXY, client, login, request_reset, reset, signup, verify
+from tests.attack_support import (
+    NO_WAIT,
+    PROXY,
+    client,
+    login,
+    request_reset,
+    reset,
+    signup,
+    step_up,
+    verify,
+)
 from tests.conftest import signup_verified
 from tests.support import STRONG_PASSWORD, new_phone
 
@@ -51,8 +63,7 @@ async def test_many_failed_logins_step_the_owner_up_to_an_sms_code_never_refuse(
         phone = new_phone()
         await signup_verified(api, phone)
         # given 30 wrong passwords from rotating addresses (past the per-account limits)
-        for i in range(30):
-            await login(api, phone, f"guess number {i}")
+        await step_up(api, phone)
         # when the owner logs in with the right password
         owner = await login(api, phone, STRONG_PASSWORD)
         # then they are asked for a code, sent by SMS, and get in with it
@@ -70,8 +81,7 @@ async def test_a_guesser_past_the_limit_gets_an_answer_like_the_owners_and_never
     async with start_app(make_settings(**NO_WAIT), client=PROXY) as api:
         phone = new_phone()
         await signup_verified(api, phone)
-        for i in range(30):
-            await login(api, phone, f"guess number {i}")
+        await step_up(api, phone)
         guesser = await login(api, phone, "yet another guess")
         owner = await login(api, phone, STRONG_PASSWORD)
         # the same shape of answer: a right password cannot be told from a wrong one
@@ -136,8 +146,7 @@ async def test_while_stepped_up_no_answer_tells_a_totp_account_or_a_right_passwo
         _, recovery_codes = await enrol(api, session)
         # when a stranger steps all three identifiers up with wrong passwords
         for identifier in (phone, unknown, "totp_owner"):
-            for i in range(30):
-                await login(api, identifier, f"guess number {i}")
+            await step_up(api, identifier)
         wrong_phone = await login_methods(api, phone, "one more guess")
         wrong_unknown = await login_methods(api, unknown, "one more guess")
         wrong_name = await login_methods(api, "totp_owner", "one more guess")
@@ -173,8 +182,7 @@ async def test_while_stepped_up_a_usernames_answer_tells_no_right_password(
         # given: an account with a username and SMS as its only factor, stepped up
         phone = new_phone()
         await signup_verified(api, phone, username="sms_owner")
-        for i in range(30):
-            await login(api, "sms_owner", f"guess number {i}")
+        await step_up(api, "sms_owner")
         # when
         wrong = await login_methods(api, "sms_owner", "one more guess")
         right = await login_methods(api, "sms_owner", STRONG_PASSWORD)
@@ -194,3 +202,62 @@ async def test_while_stepped_up_a_usernames_answer_tells_no_right_password(
             d.VERIFY_LOGIN, {"input": {"challenge": right["challenge"], "code": code}}
         )
         assert done["__typename"] == "Session", done
+
+
+async def test_while_stepped_up_parallel_right_passwords_answer_like_wrong_ones(
+    make_settings, start_app
+):
+    # Before: of two logins with the right password at once, the one that lost the race to
+    # send the code answered RateLimited ("Wait before asking for another code."), which a
+    # wrong password never does: two parallel tries told a right password.
+    async with start_app(make_settings(), client=PROXY) as api:
+        phone = new_phone()
+        await signup_verified(api, phone)
+        await step_up(api, phone)
+        # when a guesser tries each candidate four times at once
+        wrong = await asyncio.gather(*[login_methods(api, phone, "a guess") for _ in range(4)])
+        right = await asyncio.gather(
+            *[login_methods(api, phone, STRONG_PASSWORD) for _ in range(4)]
+        )
+        # then every answer looks alike
+        assert {shown(a) for a in wrong} == {shown(a) for a in right}, (wrong, right)
+        assert shown(right[0])[0] == "SecondFactorRequired"
+        # and the owner's one code completes the latest of the right password's challenges
+        # (each rebinding of the live code replaces the challenge before it)
+        code = await api.sms.code(phone, "login_code")
+        done = [
+            (await api.run(d.VERIFY_LOGIN, {"input": {"challenge": a["challenge"], "code": code}}))[
+                "__typename"
+            ]
+            for a in right
+        ]
+        assert done.count("Session") == 1, done
+        assert len(api.sms.to(phone, "login_code")) == 1
+
+
+async def test_while_stepped_up_a_locked_code_does_not_make_the_right_password_wait(
+    make_settings, start_app
+):
+    # Before: with the right password's code locked by wrong guesses, another try with it
+    # within the resend wait answered RateLimited, and a wrong password never does.
+    async with start_app(make_settings(), client=PROXY) as api:
+        phone = new_phone()
+        await signup_verified(api, phone)
+        await step_up(api, phone)
+
+        async def lock(answer: dict) -> None:  # five wrong codes on the challenge
+            for i in range(5):
+                await api.run(
+                    d.VERIFY_LOGIN,
+                    {"input": {"challenge": answer["challenge"], "code": f"{i:06d}"}},
+                    headers=client(),
+                )
+
+        # when a guesser locks each candidate's challenge, then tries the candidate again
+        answers = {}
+        for name, password in (("wrong", "a guess"), ("right", STRONG_PASSWORD)):
+            await lock(await login_methods(api, phone, password))
+            answers[name] = await login_methods(api, phone, password)
+        # then the two look alike
+        assert shown(answers["wrong"]) == shown(answers["right"]), answers
+        assert shown(answers["right"])[0] == "SecondFactorRequired"
