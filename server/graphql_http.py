@@ -11,16 +11,19 @@ Strawberry's view executes; this layer decides what goes on the wire:
 - every error answer, malformed requests included, is a GraphQL JSON response
   (``{"errors": [{"message": ...}]}``), never text;
 - mutations over GET: 405 with ``Allow: POST``;
+- a document of several operations without ``operationName`` is a request error (GraphQL
+  spec, GetOperation), where Strawberry would run the first one;
 - trusted documents: ``documentId`` instead of ``query`` (``server/trusted_documents.py``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
-from graphql import GraphQLError
+from graphql import GraphQLError, OperationDefinitionNode, parse
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
@@ -35,6 +38,7 @@ from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
 
 from schema.context import Context
+from schema.graphql import MAX_TOKENS
 from server.graphiql import GraphiQLPage
 from server.trusted_documents import DocumentRefused, TrustedDocuments
 
@@ -218,6 +222,15 @@ class GraphQLOverHTTP(GraphQL[Context, None]):
             return PreExecutionError(
                 data=None, errors=[GraphQLError(str(refusal), extensions={"code": refusal.code})]
             )
+        if request_data.operation_name is None and _operations(request_data.query) > 1:
+            return PreExecutionError(
+                data=None,
+                errors=[
+                    GraphQLError(
+                        "Must provide operation name if query contains multiple operations."
+                    )
+                ],
+            )
         allowed = OperationType.from_http(request_adapter.method)
         if not self.allow_queries_via_get and request_adapter.method == "GET":
             allowed = allowed - {OperationType.QUERY}
@@ -237,6 +250,20 @@ class GraphQLOverHTTP(GraphQL[Context, None]):
             raise HTTPException(405, e.as_http_error_reason(request_adapter.method)) from e
         except MissingQueryError as e:
             raise HTTPException(400, "No GraphQL query found in the request") from e
+
+
+@lru_cache(maxsize=256)
+def _operations(query: str | None) -> int:
+    """How many operations a document holds (0 when it does not parse: Strawberry then
+    reports the syntax error). Parsed under the same token limit as the schema's parse, and
+    only for requests without operationName (GraphiQL and the clients always send one)."""
+    if not query:
+        return 0
+    try:
+        document = parse(query, no_location=True, max_tokens=MAX_TOKENS)
+    except GraphQLError:
+        return 0
+    return sum(isinstance(d, OperationDefinitionNode) for d in document.definitions)
 
 
 def _param(data: dict[str, Any], name: str, kind: type) -> Any:

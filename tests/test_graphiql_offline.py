@@ -169,7 +169,13 @@ def test_graphiql_runs_a_query_in_chromium_with_everything_off_127_0_0_1_blocked
         editor = page.locator(".graphiql-query-editor .CodeMirror")
         expect(editor).to_contain_text("mutation Signup")
         expect(editor).to_contain_text("Authorization")
-        # and a query runs
+        # and the default tab runs as it is, with the walkthrough's variables
+        variables = page.locator(".graphiql-editor-tool .graphiql-editor .CodeMirror").first
+        expect(variables).to_contain_text('"password": "violet tractor oboe 77"')
+        page.click(".graphiql-execute-button")
+        result = page.locator(".graphiql-response")
+        expect(result).to_contain_text('"__typename": "VerificationSent"')
+        # and another query runs
         page.evaluate(
             """() => document.querySelector('.graphiql-query-editor .CodeMirror')
                 .CodeMirror.setValue('query Free { usernameAvailable(username: "graphiql_ok") }')"""
@@ -179,7 +185,6 @@ def test_graphiql_runs_a_query_in_chromium_with_everything_off_127_0_0_1_blocked
         page.wait_for_timeout(1000)
         started = time.monotonic()
         page.click(".graphiql-execute-button")
-        result = page.locator(".graphiql-response")
         expect(result).to_contain_text('"usernameAvailable": true')
         page.screenshot(path=str(Path(profile) / "graphiql.png"))
         browser.close()

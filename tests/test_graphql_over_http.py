@@ -131,8 +131,12 @@ async def test_an_accept_nothing_we_speak_is_406_in_json(api):
         ({"query": "{ nope }"}, "Cannot query field 'nope'"),
         ({"query": d.REQUEST_RESET, "variables": {"phone": 5}}, "Variable '$phone'"),
         ({"query": "query A { __typename }", "operationName": "B"}, 'Unknown operation named "B"'),
+        (
+            {"query": "query A { __typename } query B { __typename }"},
+            "Must provide operation name if query contains multiple operations.",
+        ),
     ],
-    ids=["parse", "validation", "variable-coercion", "stale-operation-name"],
+    ids=["parse", "validation", "variable-coercion", "stale-operation-name", "no-operation-name"],
 )
 @pytest.mark.parametrize(("accept", "status"), [(GRJ, 400), (JSON, 200)])
 async def test_a_request_error_has_no_data_entry_and_the_spec_status(

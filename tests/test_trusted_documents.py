@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 
 import pytest
 
@@ -41,6 +42,15 @@ async def only_api(make_settings, start_app):
 def test_the_manifest_and_the_clients_ids_are_current():
     stale = [str(path) for path, text in generator.outputs().items() if path.read_text() != text]
     assert stale == [], "run `uv run python clients/trusted_documents.py`"
+
+
+def test_the_readme_shows_only_ids_of_the_manifest():
+    # given the README's example request, which a reader copies to try an id
+    readme = (generator.OPERATIONS.parent.parent / "README.md").read_text()
+    # when
+    shown = set(re.findall(r"sha256:[0-9a-f]{64}", readme))
+    # then
+    assert shown and shown <= set(MANIFEST), "README: an id not in clients/trusted_documents.json"
 
 
 def test_the_manifest_holds_every_operation_under_the_sha256_of_its_text():

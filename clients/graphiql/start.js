@@ -3,6 +3,16 @@
 const defaults = JSON.parse(document.getElementById("graphiql-defaults").textContent);
 const fetcher = GraphiQL.createFetcher({ url: defaults.url });
 const explorer = GraphiQLPluginExplorer.explorerPlugin();
+// GraphiQL 3.8 fills the Variables pane from its `variables` prop or what it stored, never
+// from defaultTabs: on a first visit (no tabs stored yet) pass the walkthrough's variables,
+// so that the default tab runs as it is; later visits keep the person's own.
+const firstVisit = (() => {
+  try {
+    return window.localStorage.getItem("graphiql:tabState") === null;
+  } catch {
+    return true; // no storage: nothing of the person's to keep
+  }
+})();
 
 function PhonegateGraphiQL() {
   return React.createElement(GraphiQL, {
@@ -10,6 +20,7 @@ function PhonegateGraphiQL() {
     plugins: [explorer],
     defaultQuery: defaults.query,
     defaultTabs: [{ query: defaults.query, variables: defaults.variables }],
+    variables: firstVisit ? defaults.variables : undefined,
     defaultEditorToolsVisibility: true,
     isHeadersEditorEnabled: true,
     shouldPersistHeaders: false, // tokens stay out of localStorage
