@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 import socket
 import threading
@@ -139,3 +140,29 @@ async def test_sighup_replaces_both_workers_and_every_connection_is_answered(dat
     assert len(now) == 2 and not now & before, (before, now)
     assert len(outcomes) > 50
     assert set(outcomes) == {"answered"}, {o: outcomes.count(o) for o in set(outcomes)}
+
+
+async def test_sigterm_to_the_supervisor_and_its_workers_at_once_refuses_new_connections(
+    database, tmp_path
+):
+    # given: two workers, stopped the way systemd stops a unit (KillMode=control-group) and
+    # a terminal's Ctrl-C stops a foreground job: the signal reaches every process at once
+    port = servers.free_port()
+    env = servers.base_env(database, port, APP_ENV="test", WEB_CONCURRENCY="2")
+    running = await asyncio.to_thread(servers.start, env, tmp_path / "server.log")
+    try:
+        workers = running.pids()
+        assert len(workers) == 2
+        # when: SIGTERM to the supervisor and both workers together, new connections coming
+        for pid in [running.process.pid, *workers]:
+            os.kill(pid, signal.SIGTERM)
+        outcomes = await asyncio.to_thread(probe_until_refused, port, 5.0)
+        code = await asyncio.to_thread(running.process.wait, 40)
+    finally:
+        with contextlib.suppress(Exception):
+            await asyncio.to_thread(running.stop, 5)
+    # then: refused at once, never accepted and then dropped or held
+    kinds = [o for _, o in outcomes]
+    assert "reset" not in kinds and "held" not in kinds, (outcomes[:8], running.log()[-4000:])
+    assert next(at for at, o in outcomes if o == "refused") < 1.5, outcomes
+    assert code == 0, running.log()[-3000:]
