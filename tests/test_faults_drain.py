@@ -63,16 +63,17 @@ def probe_until_refused(port: int, seconds: float) -> list[tuple[float, str]]:
     return outcomes
 
 
-async def test_sigterm_with_two_workers_refuses_new_connections_and_answers_the_one_in_flight(
-    database, tmp_path
+@pytest.mark.parametrize("workers", [1, 2])
+async def test_sigterm_refuses_new_connections_and_answers_the_one_in_flight(
+    database, tmp_path, workers
 ):
-    # given: two workers, and a signup in flight (slow hashing keeps it there)
+    # given: one worker or two, and a signup in flight (slow hashing keeps it there)
     port = servers.free_port()
     env = servers.base_env(
         database,
         port,
         APP_ENV="test",
-        WEB_CONCURRENCY="2",
+        WEB_CONCURRENCY=str(workers),
         ARGON2_TIME_COST="10",
         RATE_LIMITS=servers.OPEN_LIMITS,
     )
@@ -97,10 +98,13 @@ async def test_sigterm_with_two_workers_refuses_new_connections_and_answers_the_
     kinds = [o for _, o in outcomes]
     assert "reset" not in kinds and "held" not in kinds, outcomes
     first_refusal = next(at for at, o in outcomes if o == "refused")
+    counts = {k: kinds.count(k) for k in set(kinds)}
+    print(f"{workers} worker(s): first refusal {first_refusal:.3f}s after SIGTERM, {counts}")
     assert first_refusal < 1.5, outcomes
     assert answer.status_code == 200
     assert answer.json()["data"]["signup"]["__typename"] == "VerificationSent"
-    assert code == 0, running.log()[-3000:]
+    # one uvicorn process re-raises SIGTERM once stopped (README, Shutdown)
+    assert code == (0 if workers > 1 else 143), running.log()[-3000:]
 
 
 def probe_while(port: int, done: threading.Event) -> list[str]:
