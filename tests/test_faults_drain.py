@@ -141,6 +141,7 @@ async def test_sighup_replaces_both_workers_and_every_connection_is_answered(dat
         with contextlib.suppress(Exception):
             await asyncio.to_thread(running.stop, 10)
     # then: both replaced, and not one connection refused, dropped or held
+    print(f"SIGHUP, two workers replaced: {len(outcomes)} probes, {set(outcomes)}")
     assert len(now) == 2 and not now & before, (before, now)
     assert len(outcomes) > 50
     assert set(outcomes) == {"answered"}, {o: outcomes.count(o) for o in set(outcomes)}
