@@ -222,6 +222,20 @@ class BalancedWorkers(Multiprocess):
     def __init__(self, config: uvicorn.Config) -> None:
         super().__init__(config, sockets=[])
         self.slots: list[socket.socket] = []  # the listening socket of each process
+        for stop in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(stop, self._stop_now)
+
+    def _stop_now(self, signum: int, frame: object) -> None:
+        """SIGTERM or SIGINT: this process's copies of the listening sockets closed in the
+        handler itself, not at the main loop's next turn (up to 0.5 s later). When the
+        signal reaches the workers too (systemd's control-group stop, Ctrl-C to the
+        terminal's process group), they close their own copies at once: copies left open
+        here meanwhile still queued new connections that nobody accepted, reset when this
+        process exited (tests/test_faults_drain.py)."""
+        for slot in self.slots:
+            slot.close()
+        self.should_exit.set()  # no restart or new worker on a closed socket
+        self.signal_queue.append(signum)
 
     def _listen(self) -> socket.socket:
         host = self.config.host

@@ -105,6 +105,10 @@ async def test_frozen_redis_answers_unavailable_in_time_and_me_and_refresh_keep_
         assert login.status_code == 503 and unavailable_codes(login) == ["UNAVAILABLE"]
         assert not await PendingSignup.filter(phone=phone).exists()
         assert counted("rate-limit storage") - before == 2
+        exposition = (await api.http.get("/metrics")).text
+        assert 'phonegate_dependency_unavailable_total{dependency="rate-limit storage"}' in (
+            exposition
+        )
         outage_lines = [r for r in caplog.records if "rate-limit storage unavailable" in r.message]
         assert len(outage_lines) == 2
         # and the caller's own session keeps working
