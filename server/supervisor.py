@@ -31,6 +31,10 @@ PR_SET_PDEATHSIG = 1  # prctl option: a signal for this process when its parent 
 # How long a stopping worker waits for the first request of connections that have sent none
 # yet (a client sends it right after connecting).
 QUEUED_REQUEST_WAIT_SECONDS = 2.0
+# How long a stopping worker goes on accepting before it takes its queue and closes its
+# listening sockets: when SIGTERM reaches the supervisor and the workers at once (systemd's
+# control-group stop, Ctrl-C), the supervisor's copies must close first (see shutdown).
+LISTEN_LINGER_SECONDS = 0.2
 
 
 def serve(settings: Settings) -> None:
@@ -83,6 +87,15 @@ class DrainingServer(uvicorn.Server):
     """
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        # The supervisor holds a copy of each worker's listening socket. When the signal
+        # reaches it and this worker at once, its handler may run a few ms after this
+        # worker closed its own copy; meanwhile the kernel still queued connections on the
+        # supervisor's copy, and reset them when it closed (1 run in about 40 of
+        # tests/test_faults_drain.py's at-once test). So this worker goes on accepting and
+        # serving a moment longer, and takes the queue after the supervisor's copy is gone.
+        # (A worker stopped by the supervisor, for SIGTERM or a rolling restart, only
+        # stops a moment later.)
+        await asyncio.sleep(LISTEN_LINGER_SECONDS)
         taken = self._close_listeners(sockets)
         loop = asyncio.get_running_loop()
         for connection in taken:
