@@ -73,7 +73,8 @@ def build_parser() -> Parser:
             metavar=config.env_name(name),
             help=f"{field.description}{default}",
         )
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
+    # prog: a command's usage and errors say "main.py outbox", not the whole usage line
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands", prog=PROG)
     commands.add_parser(
         "serve",
         help="serve the API (the default)",
