@@ -11,9 +11,11 @@ import asyncio
 import logging
 import socket
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from tortoise import Tortoise, connections
+from tortoise.migrations.executor import MigrationExecutor
 
 from core.settings import MEMORY_LIMITS, Settings, SettingsError, memory_limits_per_worker
 from models import tortoise_config
@@ -78,8 +80,9 @@ def _database_error(settings: Settings, e: BaseException) -> StartupError:
     return StartupError(f"database {database_name(settings.database_url)}: {reason}")
 
 
-async def check_database(settings: Settings) -> None:
-    """The database exists and answers a query."""
+async def check_database(settings: Settings, *, migrated: bool = True) -> None:
+    """The database exists and answers a query; with ``migrated``, every migration is
+    applied (the commands and a production start use the tables, and create none)."""
     parts = urlsplit(settings.database_url)
     folder = Path(parts.netloc + parts.path).parent
     if parts.scheme == "sqlite" and not folder.is_dir():  # SQLite creates only the file
@@ -89,15 +92,28 @@ async def check_database(settings: Settings) -> None:
         async with asyncio.timeout(DATABASE_TIMEOUT_SECONDS):
             await Tortoise.init(config=tortoise_config(settings.database_url))
             await connections.get("default").execute_query("SELECT 1")
+            pending = await _pending_migrations(settings) if migrated else []
     except Exception as e:  # any driver's failure, in one line
         raise _database_error(settings, e) from None
     finally:
         await Tortoise.close_connections()
+    if pending:
+        raise StartupError(
+            f"database {database_name(settings.database_url)}: not migrated "
+            f"({', '.join(pending)} not applied): run main.py migrate"
+        )
+
+
+async def _pending_migrations(settings: Settings) -> list[str]:
+    """The migrations not yet applied, by name (read only: Tortoise's migration plan)."""
+    apps: dict[str, Any] = tortoise_config(settings.database_url)["apps"]  # type: ignore[assignment]
+    plan = await MigrationExecutor(connections.get("default"), apps).plan()
+    return [step.migration.name for step in plan if not step.backward]
 
 
 async def migrate(settings: Settings) -> None:
     """Migrate, saying what was applied; a database that fails is one line."""
-    await check_database(settings)
+    await check_database(settings, migrated=False)
     try:
         applied = await app.migrate(settings)
     except Exception as e:
