@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import asyncpg
 from tortoise import Tortoise, connections
 from tortoise.migrations.executor import MigrationExecutor
 
@@ -74,10 +75,19 @@ def _database_error(settings: Settings, e: BaseException) -> StartupError:
         isinstance(e, DependencyUnavailable) and e.cause == "TimeoutError"
     ):  # the bounded database client reports its own timeout as an outage
         reason = f"did not answer in {DATABASE_TIMEOUT_SECONDS:g} s"
+    elif _caused_by(e, asyncpg.InvalidCatalogNameError):  # the server answered: no outage
+        reason = "does not exist (create it, then run main.py migrate)"
     else:
         text = str(e).strip().splitlines()
         reason = f"{type(e).__name__}: {text[0]}" if text else type(e).__name__
     return StartupError(f"database {database_name(settings.database_url)}: {reason}")
+
+
+def _caused_by(error: BaseException, kind: type[BaseException]) -> bool:
+    cause: BaseException | None = error
+    while cause is not None and not isinstance(cause, kind):
+        cause = cause.__cause__
+    return cause is not None
 
 
 async def check_database(settings: Settings, *, migrated: bool = True) -> None:

@@ -104,7 +104,7 @@ def test_a_postgres_database_that_does_not_exist_is_one_line(tmp_path, app_env):
     base = POSTGRES_ADMIN.rsplit("/", 1)[0]
     url = f"{base}/phonegate_missing_{secrets.token_hex(3)}"
     run = start(tmp_path, DATABASE_URL=url, **(PRODUCTION if app_env == "production" else {}))
-    assert_one_line(run, f"database {url}:")
+    assert_one_line(run, f"database {url}: does not exist")  # it answered: no outage
 
 
 def test_a_database_that_refuses_connections_is_one_line_without_its_password(tmp_path):
