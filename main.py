@@ -136,7 +136,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"phonegate: configuration error: {problem}", file=sys.stderr)
         return 2
     configure_logging(settings)
-    from server.startup import StartupError, check_before_serving, check_database, migrate
+    from server.startup import (
+        StartupError,
+        check_before_serving,
+        check_database,
+        check_templates,
+        migrate,
+    )
 
     try:
         if command == "migrate":
@@ -146,6 +152,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if command == "disable-totp":
             from server.operator import run_disable_totp
 
+            check_templates(settings)
             asyncio.run(check_database(settings))
             return asyncio.run(run_disable_totp(settings, phone=args.phone, reason=args.reason))
         if command == "outbox":

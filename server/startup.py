@@ -33,11 +33,16 @@ class StartupError(RuntimeError):
     """The server cannot start, in one line."""
 
 
-def check_before_serving(settings: Settings) -> None:
+def check_templates(settings: Settings) -> None:
+    """The SMS templates load and render (the server and disable-totp send with them)."""
     try:
         Templates(settings.sms_templates_file, settings.webotp_domain)
     except TemplateError as e:
         raise StartupError(str(e)) from None
+
+
+def check_before_serving(settings: Settings) -> None:
+    check_templates(settings)
     try:
         token_keys(settings)  # read, or made outside production, before any worker starts
     except SettingsError as e:

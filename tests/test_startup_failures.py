@@ -54,8 +54,14 @@ def assert_one_line(run: subprocess.CompletedProcess[str], *expected: str) -> No
         assert text in run.stderr
 
 
-def test_a_missing_templates_file_is_one_line(tmp_path):
-    run = start(tmp_path, SMS_TEMPLATES_FILE=str(tmp_path / "nowhere.json"))
+@pytest.mark.parametrize(
+    "command", [[], ["disable-totp", "--phone", "+15005550006", "--reason", "r"]], ids=str
+)
+def test_a_missing_templates_file_is_one_line(tmp_path, command):
+    # given a migrated database (disable-totp queues a notice: it renders the templates too)
+    assert start(tmp_path, "migrate").returncode == 0
+    # when
+    run = start(tmp_path, *command, SMS_TEMPLATES_FILE=str(tmp_path / "nowhere.json"))
     assert_one_line(run, "SMS_TEMPLATES_FILE=", "nowhere.json", "No such file")
 
 
