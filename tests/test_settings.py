@@ -307,3 +307,10 @@ def test_a_command_names_itself_in_its_usage_and_its_errors(tmp_path):
     assert run.stderr.startswith("main.py outbox: argument --limit: invalid int value: 'x'")
     assert "(see 'main.py outbox --help')" in run.stderr
     assert main(["outbox", "--help"], cwd=tmp_path).stdout.startswith("usage: main.py outbox ")
+
+
+@pytest.mark.parametrize("command", ["outbox", "migrate", "serve"])
+def test_a_secret_flag_after_a_command_is_refused_without_its_value(tmp_path, command):
+    run = main([command, "--jwt-secret", SECRET], cwd=tmp_path)
+    assert run.returncode == 2 and run.stderr.count("\n") == 1, run.stderr
+    assert "JWT_SECRET is a secret" in run.stderr and SECRET not in run.stderr
