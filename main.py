@@ -42,6 +42,14 @@ class SecretFlag(argparse.Action):
         env = self.dest.upper()
         parser.error(f"{env} is a secret: set it in the environment or in {env}_FILE, not a flag")
 
+    @classmethod
+    def refused_by(cls, parser: argparse.ArgumentParser) -> None:
+        """Every secret's flag refused by this parser (the top one and each command's)."""
+        for flag in sorted(f"--{name.replace('_', '-')}" for name in config.SECRETS):
+            parser.add_argument(
+                flag, nargs="?", action=cls, default=argparse.SUPPRESS, help=argparse.SUPPRESS
+            )
+
 
 def version() -> str:
     project = tomllib.loads((Path(__file__).parent / "pyproject.toml").read_text())["project"]
@@ -60,11 +68,9 @@ def build_parser() -> Parser:
     )
     parser.add_argument("--version", action="version", version=version())
     group = parser.add_argument_group("settings")
+    SecretFlag.refused_by(parser)
     for name, field in config.options():
         if name in config.SECRETS:
-            parser.add_argument(
-                f"--{name.replace('_', '-')}", nargs="?", action=SecretFlag, help=argparse.SUPPRESS
-            )
             continue
         default = f" (default: {field.default!r})" if field.default not in ("", None) else ""
         group.add_argument(
@@ -73,7 +79,8 @@ def build_parser() -> Parser:
             metavar=config.env_name(name),
             help=f"{field.description}{default}",
         )
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
+    # prog: a command's usage and errors say "main.py outbox", not the whole usage line
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands", prog=PROG)
     commands.add_parser(
         "serve",
         help="serve the API (the default)",
@@ -108,6 +115,8 @@ def build_parser() -> Parser:
         help="print the GraphQL SDL",
         description="Print the GraphQL SDL (schema.graphql); reads no settings.",
     )
+    for command in commands.choices.values():
+        SecretFlag.refused_by(command)
     return parser
 
 
@@ -135,30 +144,31 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"phonegate: configuration error: {problem}", file=sys.stderr)
         return 2
     configure_logging(settings)
-    from server.startup import StartupError, check_before_serving, check_database, migrate
+    from server import startup
 
     try:
         if command == "migrate":
-            asyncio.run(migrate(settings))
+            asyncio.run(startup.migrate(settings))
             print("migrations applied")
             return 0
         if command == "disable-totp":
             from server.operator import run_disable_totp
 
-            asyncio.run(check_database(settings))
+            startup.check_templates(settings)
+            asyncio.run(startup.check_database(settings))
             return asyncio.run(run_disable_totp(settings, phone=args.phone, reason=args.reason))
         if command == "outbox":
             from notifier.admin import run_outbox_command
 
-            asyncio.run(check_database(settings))
+            asyncio.run(startup.check_database(settings))
             return asyncio.run(run_outbox_command(settings, retry=args.retry, limit=args.limit))
         settings = config.with_local_secret(settings, announce=True)
-        check_before_serving(settings)
+        startup.check_before_serving(settings)
         if not settings.production:
-            asyncio.run(migrate(settings))
+            asyncio.run(startup.migrate(settings))
         else:
-            asyncio.run(check_database(settings))
-    except StartupError as e:
+            asyncio.run(startup.check_database(settings))
+    except startup.StartupError as e:
         print(f"phonegate: cannot start: {e}", file=sys.stderr)
         return 1
     from server.supervisor import serve

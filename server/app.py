@@ -265,10 +265,16 @@ def build_deps(settings: Settings) -> Deps:
             reuse_grace_seconds=settings.refresh_reuse_grace_seconds,
             session_max_age_seconds=settings.session_max_age_seconds,
         ),
-        outbox=Outbox(
-            templates=Templates(settings.sms_templates_file, settings.webotp_domain),
-            suppressed_phones=frozenset(settings.test_codes),
-        ),
+        outbox=build_outbox(settings),
+    )
+
+
+def build_outbox(settings: Settings) -> Outbox:
+    """The outbox of the server and of the operator's commands (TemplateError on bad
+    templates: main.py checks them first)."""
+    return Outbox(
+        templates=Templates(settings.sms_templates_file, settings.webotp_domain),
+        suppressed_phones=frozenset(settings.test_codes),
     )
 
 

@@ -16,11 +16,10 @@ from tortoise import Tortoise
 from core.masking import mask_phone
 from core.settings import Settings
 from models import tortoise_config
-from notifier.outbox import Outbox
-from notifier.templates import Templates
 from resolvers import second_factors
 from resolvers.errors import InputRejected
 from resolvers.phones import normalize_phone
+from server.app import build_outbox
 
 log = logging.getLogger("phonegate.operator")
 
@@ -34,10 +33,7 @@ async def run_disable_totp(settings: Settings, *, phone: str, reason: str) -> in
     except InputRejected as e:
         print(f"disable-totp: {e.text}")
         return 2
-    outbox = Outbox(
-        templates=Templates(settings.sms_templates_file, settings.webotp_domain),
-        suppressed_phones=frozenset(settings.test_codes),
-    )
+    outbox = build_outbox(settings)
     await Tortoise.init(config=tortoise_config(settings.database_url))
     try:
         user = await second_factors.operator_disable(outbox, e164)

@@ -408,9 +408,8 @@ async def test_workers_stop_gracefully_when_their_supervisor_is_killed(
     graceful stop, instead of serving on as orphans (holding the port for a restart)."""
     env = server_env(database, redis, double, 2)
     command = ("uv", "run", "--no-sync", "main.py")
-    server = await asyncio.to_thread(
-        servers.start, env, tmp_path / "c.log", command=command, migrate_first=False
-    )
+    # migrated here too: run alone, no other test of the module has (production refuses it)
+    server = await asyncio.to_thread(servers.start, env, tmp_path / "c.log", command=command)
     try:
         workers = server.pids()
         supervisor = {_parent(pid) for pid in workers}

@@ -297,3 +297,20 @@ def test_export_schema_writes_nothing_into_the_working_directory(tmp_path):
     run = main(["export-schema"], env={"JWT_SECRET": ""}, cwd=tmp_path)
     assert run.returncode == 0 and "type Mutation" in run.stdout
     assert list(tmp_path.iterdir()) == [] and run.stderr == ""
+
+
+def test_a_command_names_itself_in_its_usage_and_its_errors(tmp_path):
+    # given a command's flag with a bad value
+    run = main(["outbox", "--limit", "x"], cwd=tmp_path)
+    # then one line, naming the command as it is typed, with a help command that runs
+    assert run.returncode == 2 and run.stderr.count("\n") == 1, run.stderr
+    assert run.stderr.startswith("main.py outbox: argument --limit: invalid int value: 'x'")
+    assert "(see 'main.py outbox --help')" in run.stderr
+    assert main(["outbox", "--help"], cwd=tmp_path).stdout.startswith("usage: main.py outbox ")
+
+
+@pytest.mark.parametrize("command", ["outbox", "migrate", "serve"])
+def test_a_secret_flag_after_a_command_is_refused_without_its_value(tmp_path, command):
+    run = main([command, "--jwt-secret", SECRET], cwd=tmp_path)
+    assert run.returncode == 2 and run.stderr.count("\n") == 1, run.stderr
+    assert "JWT_SECRET is a secret" in run.stderr and SECRET not in run.stderr

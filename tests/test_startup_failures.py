@@ -7,6 +7,7 @@ import json
 import os
 import secrets
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -27,7 +28,7 @@ def free_port() -> int:
     return port
 
 
-def start(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
+def start(tmp_path: Path, *command: str, **env: str) -> subprocess.CompletedProcess[str]:
     environ = {
         **os.environ,
         "JWT_SECRET": SECRET,
@@ -36,7 +37,7 @@ def start(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
         **env,
     }
     return subprocess.run(
-        [sys.executable, str(ROOT / "main.py")],
+        [sys.executable, str(ROOT / "main.py"), *command],
         env=environ,
         cwd=tmp_path,
         capture_output=True,
@@ -53,8 +54,14 @@ def assert_one_line(run: subprocess.CompletedProcess[str], *expected: str) -> No
         assert text in run.stderr
 
 
-def test_a_missing_templates_file_is_one_line(tmp_path):
-    run = start(tmp_path, SMS_TEMPLATES_FILE=str(tmp_path / "nowhere.json"))
+@pytest.mark.parametrize(
+    "command", [[], ["disable-totp", "--phone", "+15005550006", "--reason", "r"]], ids=str
+)
+def test_a_missing_templates_file_is_one_line(tmp_path, command):
+    # given a migrated database (disable-totp queues a notice: it renders the templates too)
+    assert start(tmp_path, "migrate").returncode == 0
+    # when
+    run = start(tmp_path, *command, SMS_TEMPLATES_FILE=str(tmp_path / "nowhere.json"))
     assert_one_line(run, "SMS_TEMPLATES_FILE=", "nowhere.json", "No such file")
 
 
@@ -69,20 +76,41 @@ def test_a_sqlite_database_in_a_missing_folder_is_one_line(tmp_path):
     assert_one_line(run, "database sqlite://", "missing does not exist")
 
 
+PRODUCTION = {
+    "APP_ENV": "production",
+    "JWT_PRIVATE_KEY": TEST_SIGNING_KEY,
+    "SMS_BACKEND": "twilio",
+    "TWILIO_ACCOUNT_SID": "AC1",
+    "TWILIO_AUTH_TOKEN": "t",
+    "TWILIO_FROM_NUMBER": "+15005550006",
+}
+
+
+@pytest.mark.parametrize(
+    ("command", "env"),
+    [
+        (["outbox"], {}),
+        (["disable-totp", "--phone", "+15005550006", "--reason", "r"], {}),
+        ([], PRODUCTION),  # production serves only a database already migrated
+    ],
+    ids=["outbox", "disable-totp", "production"],
+)
+def test_a_database_not_migrated_is_one_line(tmp_path, command, env):
+    # given an empty database (the SQLite file exists, no table in it)
+    run = start(tmp_path, *command, **env)
+    # then one line that says what to run, and no table was created
+    assert_one_line(run, "database sqlite://", "not migrated", "main.py migrate")
+    assert sqlite3.connect(tmp_path / "db.sqlite3").execute(
+        "SELECT count(*) FROM sqlite_master WHERE name = 'users'"
+    ).fetchone() == (0,)
+
+
 @pytest.mark.parametrize("app_env", ["development", "production"])
 def test_a_postgres_database_that_does_not_exist_is_one_line(tmp_path, app_env):
     base = POSTGRES_ADMIN.rsplit("/", 1)[0]
     url = f"{base}/phonegate_missing_{secrets.token_hex(3)}"
-    production = {
-        "APP_ENV": "production",
-        "JWT_PRIVATE_KEY": TEST_SIGNING_KEY,
-        "SMS_BACKEND": "twilio",
-        "TWILIO_ACCOUNT_SID": "AC1",
-        "TWILIO_AUTH_TOKEN": "t",
-        "TWILIO_FROM_NUMBER": "+15005550006",
-    }
-    run = start(tmp_path, DATABASE_URL=url, **(production if app_env == "production" else {}))
-    assert_one_line(run, f"database {url}:")
+    run = start(tmp_path, DATABASE_URL=url, **(PRODUCTION if app_env == "production" else {}))
+    assert_one_line(run, f"database {url}: does not exist")  # it answered: no outage
 
 
 def test_a_database_that_refuses_connections_is_one_line_without_its_password(tmp_path):
