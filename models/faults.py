@@ -9,7 +9,18 @@ re-export it from resolvers/errors.py, and the GraphQL layer answers it with an 
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
 from tortoise.exceptions import OperationalError
+
+# A database call never gets less than this, however late in its request it starts: a
+# request slowed by load (a queue for the password hash, a busy pool) is not failed for it
+# while the database answers.
+SHORTEST_WAIT_SECONDS = 0.5
+_answer_by: ContextVar[float | None] = ContextVar("phonegate_answer_by", default=None)
 
 
 class DependencyUnavailable(Exception):
@@ -38,3 +49,24 @@ def outage_of(error: BaseException | None) -> DependencyUnavailable | None:
     if isinstance(error, OperationalError) and "database is locked" in str(error):
         return DependencyUnavailable("database", TimeoutError())
     return None
+
+
+@contextmanager
+def answering_within(seconds: float | None) -> Iterator[None]:
+    """The request being served answers within ``seconds`` (None: no deadline): each wait on
+    the database in it (models/postgres.py) is shortened to what is left, so a request that
+    spent time before its database call still gets its UNAVAILABLE in time."""
+    token = _answer_by.set(None if seconds is None else time.monotonic() + seconds)
+    try:
+        yield
+    finally:
+        _answer_by.reset(token)
+
+
+def wait_within(bound: float | None) -> float | None:
+    """``bound`` shortened to what is left of the request's deadline (never below
+    SHORTEST_WAIT_SECONDS); ``bound`` itself outside a request or without one."""
+    answer_by = _answer_by.get()
+    if answer_by is None or bound is None:
+        return bound
+    return min(bound, max(answer_by - time.monotonic(), SHORTEST_WAIT_SECONDS))

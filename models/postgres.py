@@ -10,8 +10,10 @@ back all the same: asyncpg does that before the reset query, whatever the query 
 
 Every wait is bounded by one figure (DATABASE_TIMEOUT_SECONDS): opening a connection
 (asyncpg's ``timeout``), each statement (``command_timeout``) and waiting for a free
-connection of the pool (``BoundedPool``). Past the bound, or when the server refuses or
-drops the connection, the caller gets ``DependencyUnavailable("database")``. A connection
+connection of the pool (``BoundedPool``), the last two shortened to what is left of their
+request's deadline (``models.faults.answering_within``, set by the GraphQL view). Past the
+bound, or when the server refuses or drops the connection, the caller gets
+``DependencyUnavailable("database")``. A connection
 whose statement ran out of time is closed at once: otherwise the rollback and the release
 that follow would each wait for asyncpg's cancel request first, so a frozen server cost
 three bounds instead of one.
@@ -29,7 +31,7 @@ import asyncpg
 from tortoise.backends.asyncpg.client import AsyncpgDBClient, TransactionWrapper
 from tortoise.backends.base.client import TransactionContext, TransactionContextPooled
 
-from models.faults import DependencyUnavailable
+from models.faults import DependencyUnavailable, wait_within
 
 DATABASE = "database"
 # What "the server did not answer" looks like from asyncpg: a bound passed, a socket that
@@ -73,19 +75,24 @@ class PooledConnection(asyncpg.Connection):
     # The four calls Tortoise makes (transactions go through execute: BEGIN, COMMIT ...).
     async def execute(self, query: str, *args: Any, **kwargs: Any) -> Any:
         with _outage_is_unavailable(self):
-            return await super().execute(query, *args, **kwargs)
+            return await super().execute(query, *args, **self._bounded(kwargs))
 
     async def executemany(self, command: str, args: Any, **kwargs: Any) -> Any:
         with _outage_is_unavailable(self):
-            return await super().executemany(command, args, **kwargs)
+            return await super().executemany(command, args, **self._bounded(kwargs))
 
     async def fetch(self, query: str, *args: Any, **kwargs: Any) -> Any:
         with _outage_is_unavailable(self):
-            return await super().fetch(query, *args, **kwargs)
+            return await super().fetch(query, *args, **self._bounded(kwargs))
 
     async def fetchrow(self, query: str, *args: Any, **kwargs: Any) -> Any:
         with _outage_is_unavailable(self):
-            return await super().fetchrow(query, *args, **kwargs)
+            return await super().fetchrow(query, *args, **self._bounded(kwargs))
+
+    def _bounded(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+        """The statement's bound, shortened to what is left of its request's deadline."""
+        bound = kwargs.get("timeout") or self._config.command_timeout
+        return {**kwargs, "timeout": wait_within(bound)}
 
 
 class BoundedPool(asyncpg.Pool):
@@ -99,7 +106,8 @@ class BoundedPool(asyncpg.Pool):
 
     async def _acquire(self, timeout: float | None) -> Any:  # noqa: ASYNC109 (asyncpg's)
         with _outage_is_unavailable():
-            return await super()._acquire(self.acquire_timeout if timeout is None else timeout)
+            bound = self.acquire_timeout if timeout is None else timeout
+            return await super()._acquire(wait_within(bound))
 
 
 class BoundedTransaction(TransactionWrapper):

@@ -79,6 +79,9 @@ class GraphQLApp(GraphQLOverHTTP):
         self.deps = deps
         self.documents = documents or TrustedDocuments("allow")
         self.graphiql = graphiql
+        # One bound of the database, and a second for the rest (the rate-limit storage's
+        # own bound, the hash, the answer): 3 s at the default DATABASE_TIMEOUT_SECONDS.
+        self.answer_within_seconds = deps.settings.database_timeout_seconds + 1.0
 
     def decode_json(self, data: str | bytes) -> object:
         return decode_request_json(data)  # 400, never a 500, for JSON that is no request

@@ -293,3 +293,27 @@ async def test_a_transaction_cut_by_a_frozen_postgres_raises_the_typed_outage_in
         postgres_server.thaw()
         # and the pool serves again
         assert not await User.filter(phone=phone).exists()
+
+
+async def test_a_request_slowed_before_its_database_call_still_answers_within_the_budget(
+    postgres_settings, postgres_server, thawed, monkeypatch
+):
+    # given: a signup whose password hash takes 2 s (a deep queue of hashes on a loaded
+    # server), and every PostgreSQL process frozen while it hashes
+    async with running_app(postgres_settings) as api:
+        passwords = api.app.state.deps.passwords
+        hash_now = passwords.hash
+
+        async def hash_late(password: str) -> str:
+            await asyncio.sleep(2.0)
+            postgres_server.freeze()
+            return await hash_now(password)
+
+        monkeypatch.setattr(passwords, "hash", hash_late)
+        # when
+        seconds, answer = await timed_post(api, d.SIGNUP, signup_of(new_phone()))
+        # then: its next statement waits only for what is left of the 3 s (before: its own
+        # full 2 s bound, about 4 s in all)
+        print(f"signup slowed 2 s before its statement, then PostgreSQL frozen: {seconds:.2f} s")
+        assert unavailable_codes(answer) == ["UNAVAILABLE"], answer.text
+        assert seconds < BUDGET_SECONDS, seconds
