@@ -53,13 +53,6 @@ class SettingsError(ValueError):
         self.problems = problems
 
 
-def _opt(env: str, help: str, kind: type = str, default: Any = None) -> Any:
-    """The old declaration style, still accepted while branches merge: the variable is
-    the field's name in capitals, the type the field's annotation (``env``, ``kind``
-    unused)."""
-    return Field(default=default, description=help)
-
-
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(frozen=True, extra="ignore", case_sensitive=False)
 
