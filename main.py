@@ -148,8 +148,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         if command == "migrate":
-            asyncio.run(startup.migrate(settings))
-            print("migrations applied")
+            asyncio.run(startup.migrate(settings))  # its log line says what it applied
             return 0
         if command == "disable-totp":
             from server.operator import run_disable_totp
