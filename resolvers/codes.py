@@ -63,6 +63,13 @@ RESEND_WAIT = "Wait before asking for another code."
 CHALLENGE_MAX = 128
 
 
+class ResendWait(RateLimitExceeded):
+    """A code's resend wait, not a budget: another request's code went out moments ago."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(retry_after, RESEND_WAIT)
+
+
 @dataclass(frozen=True)
 class Kind:
     """One kind of code. Every difference between the flows is a field here."""
@@ -167,7 +174,7 @@ def ensure_cooled_down(row: VerificationCode | None, policy: CodePolicy, at: dat
     """RateLimitExceeded while the row's code is in its resend wait."""
     wait = cooldown_left(row, policy, at) if row is not None else 0
     if wait:
-        raise RateLimitExceeded(wait, RESEND_WAIT)
+        raise ResendWait(wait)
 
 
 def cooldown_left(row: VerificationCode, policy: CodePolicy, at: datetime) -> int:
@@ -362,7 +369,7 @@ async def _issue_over(
         id=row.id, send_count=row.send_count, sent_at=row.sent_at
     ).update(**fields, phone=phone, send_count=streak + 1)
     if updated != 1:  # another request issued a code in between: that one counts
-        raise RateLimitExceeded(policy.cooldown_seconds, RESEND_WAIT)
+        raise ResendWait(policy.cooldown_seconds)
     return IssuedCode(sent, expires_at, draft.challenge, replaced=True, row_id=row.id)
 
 

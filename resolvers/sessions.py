@@ -30,7 +30,6 @@ from resolvers.errors import (
     CredentialsInvalid,
     InputRejected,
     PhoneUnverified,
-    RateLimitExceeded,
     TokenInvalid,
 )
 from resolvers.usernames import looks_like_phone, normalize_username
@@ -186,12 +185,11 @@ async def _stepped_up(
     methods = await proofs.methods(user, totp_on=_totp_on(user)) or [proofs.SMS]
     try:
         return await _second_factor(deps, client, user, methods, channel)
-    except RateLimitExceeded as refused:
-        if refused.text != codes.RESEND_WAIT:
-            raise  # the owner's own login-code budget: only the right password can spend it
+    except codes.ResendWait:
         # Within the wait with no live code to rebind (used, or locked by wrong guesses on
         # an earlier challenge): a wrong password never waits, so neither does this answer.
-        # A challenge with no code; the owner logs in again once the wait is over.
+        # A challenge with no code; log in again after the wait. (The owner's own login-code
+        # budget still answers RateLimited: only the right password can spend it.)
         return await _decoy_second_factor(deps, client, key, [proofs.SMS], channel, counted=True)
 
 
@@ -246,10 +244,10 @@ async def _second_factor(
                 channel=channel,
                 locale=languages.of(user),
             )
-    except RateLimitExceeded as refused:
+    except codes.ResendWait:
         # A parallel login with the right password sent a code a moment ago: this one gets
         # that code under a challenge of its own, as a login within the wait does.
-        latest = await _login_row(user.phone) if refused.text == codes.RESEND_WAIT else None
+        latest = await _login_row(user.phone)
         rebound = await _rebound(deps, latest, user, methods) if latest else None
         if rebound is None:
             raise
