@@ -242,9 +242,10 @@ class BalancedWorkers(Multiprocess):
         """SIGTERM or SIGINT: this process's copies of the listening sockets closed in the
         handler itself, not at the main loop's next turn (up to 0.5 s later). When the
         signal reaches the workers too (systemd's control-group stop, Ctrl-C to the
-        terminal's process group), they close their own copies at once: copies left open
-        here meanwhile still queued new connections that nobody accepted, reset when this
-        process exited (tests/test_faults_drain.py)."""
+        terminal's process group), they close their own copies 0.2 s later
+        (DrainingServer.shutdown): copies left open here after that still queued new
+        connections that nobody accepted, reset when this process exited
+        (tests/test_faults_drain.py)."""
         for slot in self.slots:
             slot.close()
         self.should_exit.set()  # no restart or new worker on a closed socket
