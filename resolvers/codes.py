@@ -373,10 +373,13 @@ async def _issue_over(
     return IssuedCode(sent, expires_at, draft.challenge, replaced=True, row_id=row.id)
 
 
-async def rebind(policy: CodePolicy, row: VerificationCode) -> IssuedCode | None:
+async def rebind(policy: CodePolicy, row: VerificationCode, channel: str) -> IssuedCode | None:
     """A new challenge for the row's live code, nothing sent (the code's SMS is on its way
     or there): a second login within the resend wait answers like the first instead of
-    RateLimited. None if the code is used, locked or expired (or changed meanwhile)."""
+    RateLimited. None if the code is used, locked or expired (or changed meanwhile).
+    The row takes the ``channel`` this request asked for, as a decoy's row does: its status
+    (always QUEUED for login, resolvers/delivery.py) must not show the channel the code
+    went by, which a wrong password's decoy cannot know."""
     challenge = secrets.token_urlsafe(32)
     updated = await VerificationCode.filter(
         id=row.id,
@@ -384,7 +387,7 @@ async def rebind(policy: CodePolicy, row: VerificationCode) -> IssuedCode | None
         attempts__lt=policy.max_attempts,
         expires_at__gt=now(),
         code_hash=row.code_hash,
-    ).update(challenge_hash=challenge_hash(policy, challenge))
+    ).update(challenge_hash=challenge_hash(policy, challenge), channel=channel)
     if updated != 1:
         return None
     return IssuedCode(None, row.expires_at, challenge, replaced=True, row_id=row.id)

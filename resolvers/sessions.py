@@ -220,7 +220,7 @@ async def _second_factor(
     await deps.limits.hit("sms_per_client", client.address)  # as a decoy counts it
     row = await _login_row(user.phone)
     if row is not None and codes.cooldown_left(row, deps.codes, now()):
-        rebound = await _rebound(deps, row, user, methods)
+        rebound = await _rebound(deps, row, user, methods, channel)
         if rebound is not None:
             return rebound
     try:
@@ -248,7 +248,7 @@ async def _second_factor(
         # A parallel login with the right password sent a code a moment ago: this one gets
         # that code under a challenge of its own, as a login within the wait does.
         latest = await _login_row(user.phone)
-        rebound = await _rebound(deps, latest, user, methods) if latest else None
+        rebound = await _rebound(deps, latest, user, methods, channel) if latest else None
         if rebound is None:
             raise
         return rebound
@@ -258,10 +258,10 @@ async def _second_factor(
 
 
 async def _rebound(
-    deps: Deps, row: VerificationCode, user: User, methods: list[str]
+    deps: Deps, row: VerificationCode, user: User, methods: list[str], channel: str
 ) -> SecondFactor | None:
     """The live login code of ``row`` under a new challenge (nothing sent), if it is live."""
-    rebound = await codes.rebind(deps.codes, row)
+    rebound = await codes.rebind(deps.codes, row, channel)
     if rebound is None or rebound.challenge is None:
         return None
     return SecondFactor(

@@ -13,7 +13,8 @@ from tortoise.transactions import in_transaction
 from core.clock import now
 from models import OutboxMessage
 from notifier.outbox import HELD
-from tests.support import eventually, new_phone
+from tests.attack_support import client, step_up
+from tests.support import STRONG_PASSWORD, eventually, new_phone
 from tests.test_api_reach import ALL_CHANNELS, PUBLIC, signup, verified_account
 from tests.twilio_double import TwilioDouble, sign
 
@@ -232,3 +233,41 @@ async def test_a_registered_phones_signup_notice_is_never_merged_into_a_waiting_
     # phone told apart from a new one, whose code goes on its own)
     assert row.state == "sent"
     assert [m.body for m in messages] == ["Your password was changed.", "Someone tried to sign up."]
+
+
+LOGIN_BY = """
+mutation Login($input: LoginInput!, $channel: Channel! = SMS) {
+  login(input: $input, channel: $channel) { __typename
+    ... on SecondFactorRequired { challenge } }
+}"""
+
+
+async def test_while_stepped_up_a_login_status_tells_no_right_password(
+    twilio_app: Any, twilio: TwilioDouble
+) -> None:
+    # Before: a right password within its code's resend wait got the live code under a new
+    # challenge, whose status showed the channel that code went by; a wrong password's decoy
+    # showed the channel asked. Asking by SMS, then by voice, told a right password.
+    phone = new_phone()
+    env = {
+        **ALL_CHANNELS,
+        "RATE_LIMITS": "login_per_client=1000/minute,sms_per_client=1000/minute",  # one address
+        "RESEND_COOLDOWN_SECONDS": "60",  # the right password's second try: within the wait
+    }
+    async with twilio_app(**env) as api:
+        await verified_account(api, twilio, phone)
+
+        async def login(password: str, channel: str) -> Any:
+            variables = {"input": {"identifier": phone, "password": password}, "channel": channel}
+            answer = await api.run(LOGIN_BY, variables, headers=client())
+            assert answer["__typename"] == "SecondFactorRequired", answer
+            return await status(api, answer["challenge"])
+
+        await step_up(api, phone)
+        # when: each candidate by SMS, then again by voice within the wait
+        seen = {}
+        for name, password in (("wrong", "a guess"), ("right", STRONG_PASSWORD)):
+            await login(password, "SMS")
+            seen[name] = await login(password, "VOICE")
+    # then
+    assert seen["wrong"] == seen["right"], seen
