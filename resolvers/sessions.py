@@ -183,6 +183,10 @@ async def _stepped_up(
         return await _decoy_second_factor(deps, client, key, [proofs.SMS], channel)
     await _rehash_if_needed(deps, user, password)
     methods = await proofs.methods(user, totp_on=_totp_on(user)) or [proofs.SMS]
+    if proofs.SMS not in methods:
+        # Counted as a decoy and the SMS path count it: a client's spent SMS budget would
+        # otherwise refuse a wrong password and let an authenticator account's right one by.
+        await deps.limits.hit("sms_per_client", client.address)
     try:
         return await _second_factor(deps, client, user, methods, channel)
     except codes.ResendWait:
@@ -214,6 +218,7 @@ async def _second_factor(
             user_id=user.id,
             bind=True,
             decoy=True,  # its SMS code is never sent nor matched
+            channel=channel,  # shown by deliveryStatus, as a decoy's is
         )
         assert issued.challenge is not None
         return SecondFactor(issued.challenge, None, issued.expires_at, tuple(methods))

@@ -271,3 +271,23 @@ async def test_while_stepped_up_a_login_status_tells_no_right_password(
             seen[name] = await login(password, "VOICE")
     # then
     assert seen["wrong"] == seen["right"], seen
+
+
+async def test_while_stepped_up_an_authenticator_accounts_login_status_tells_no_right_password(
+    twilio_app: Any, twilio: TwilioDouble
+) -> None:
+    # Before: the right password's challenge of an account with only an authenticator app
+    # showed SMS whatever channel was asked; a wrong password's decoy showed the one asked.
+    from tests.test_api_second_factors import enrol
+
+    phone = new_phone()
+    env = {**ALL_CHANNELS, "RATE_LIMITS": "login_per_client=1000/minute,sms_per_client=1000/minute"}
+    async with twilio_app(**env) as api:
+        await enrol(api, await verified_account(api, twilio, phone))
+        await step_up(api, phone)
+        seen = {}
+        for name, password in (("wrong", "a guess"), ("right", STRONG_PASSWORD)):
+            variables = {"input": {"identifier": phone, "password": password}, "channel": "VOICE"}
+            answer = await api.run(LOGIN_BY, variables, headers=client())
+            seen[name] = await status(api, answer["challenge"])
+    assert seen["wrong"] == seen["right"], seen

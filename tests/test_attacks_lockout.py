@@ -261,3 +261,26 @@ async def test_while_stepped_up_a_locked_code_does_not_make_the_right_password_w
         # then the two look alike
         assert shown(answers["wrong"]) == shown(answers["right"]), answers
         assert shown(answers["right"])[0] == "SecondFactorRequired"
+
+
+async def test_while_stepped_up_a_totp_accounts_right_password_spends_the_client_budget_alike(
+    make_settings, start_app
+):
+    # Before: a wrong password's decoy counted an SMS against the client, the right password
+    # of an account with only an authenticator app did not; with the client's SMS budget
+    # spent, the wrong one answered RateLimited and the right one SecondFactorRequired.
+    from tests.test_api_second_factors import enrol
+
+    settings = make_settings(RATE_LIMITS="sms_per_client=3/10 minutes")
+    async with start_app(settings, client=PROXY) as api:
+        phone = new_phone()
+        session = await signup_verified(api, phone)
+        await enrol(api, session)
+        await step_up(api, phone)
+        answers = {}
+        for name, password in (("wrong", "a guess"), ("right", STRONG_PASSWORD)):
+            guesser = client()  # one address for each candidate, its SMS budget spent first
+            for _ in range(3):
+                await login(api, phone, "another guess", **guesser)
+            answers[name] = await login(api, phone, password, **guesser)
+        assert answers["wrong"]["__typename"] == answers["right"]["__typename"], answers
