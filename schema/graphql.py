@@ -9,9 +9,8 @@ import re
 import time
 from collections.abc import Iterator
 from datetime import datetime
-from functools import lru_cache
 
-from graphql import ASTValidationRule, GraphQLError, NoSchemaIntrospectionCustomRule, parse
+from graphql import ASTValidationRule, GraphQLError, NoSchemaIntrospectionCustomRule
 from strawberry import Schema
 from strawberry.extensions import (
     AddValidationRules,
@@ -167,18 +166,6 @@ class QuietSchema(Schema):
                 )
 
 
-# The one cache of parsed documents: Strawberry's parse step (SharedParserCache) and the
-# HTTP layer's count of operations (server/graphql_http.py) call it with the same
-# arguments (the query, max_tokens=MAX_TOKENS), so a document is parsed and kept once.
-parse_document = lru_cache(maxsize=256)(parse)
-
-
-class SharedParserCache(ParserCache):
-    def __init__(self) -> None:
-        super().__init__(maxsize=256)
-        self.cached_parse_document = parse_document
-
-
 def build_schema(*, production: bool) -> Schema:
     rules = PRODUCTION_RULES if production else LIMIT_RULES
     extensions: list[object] = [
@@ -186,7 +173,7 @@ def build_schema(*, production: bool) -> Schema:
         # time, so the validation cache (keyed on the rules) keeps hitting.
         lambda: AddValidationRules(rules),
         lambda: MaxTokensLimiter(MAX_TOKENS),
-        SharedParserCache,
+        lambda: ParserCache(maxsize=256),
         lambda: ValidationCache(maxsize=256),
         lambda: MaskFaults(should_mask_error=_should_mask),
         HideVariableValues,

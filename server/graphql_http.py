@@ -19,10 +19,11 @@ Strawberry's view executes; this layer decides what goes on the wire:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
-from graphql import GraphQLError, OperationDefinitionNode
+from graphql import GraphQLError, OperationDefinitionNode, parse
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
@@ -38,7 +39,7 @@ from strawberry.types.graphql import OperationType
 
 from models.faults import answering_within
 from schema.context import Context
-from schema.graphql import MAX_TOKENS, parse_document
+from schema.graphql import MAX_TOKENS
 from server.graphiql import GraphiQLPage
 from server.trusted_documents import DocumentRefused, TrustedDocuments
 
@@ -256,14 +257,15 @@ class GraphQLOverHTTP(GraphQL[Context, None]):
             raise HTTPException(400, "No GraphQL query found in the request") from e
 
 
+@lru_cache(maxsize=256)
 def _operations(query: str | None) -> int:
     """How many operations a document holds (0 when it does not parse: Strawberry then
-    reports the syntax error). Read from the schema's own parse cache, with the arguments
-    its parse step uses, so the document is parsed once for both."""
+    reports the syntax error). Parsed under the same token limit as the schema's parse, and
+    only for requests without operationName (GraphiQL and the clients always send one)."""
     if not query:
         return 0
     try:
-        document = parse_document(query, max_tokens=MAX_TOKENS)
+        document = parse(query, no_location=True, max_tokens=MAX_TOKENS)
     except GraphQLError:
         return 0
     return sum(isinstance(d, OperationDefinitionNode) for d in document.definitions)
